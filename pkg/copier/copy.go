@@ -324,3 +324,11 @@ func (c *copier) show(abs string) string {
 	}
 	return "/" + filepath.ToSlash(rel)
 }
+
+// MkdirAll creates dir inside root, resolving existing components inside it; created
+// directories get owner (root when nil) and mode 0755, as WORKDIR makes them.
+func MkdirAll(root, dir string, owner *Owner) error {
+	c := &copier{dstRoot: root, opts: Options{Chown: owner}}
+	_, err := c.mkdirAll(dir)
+	return err
+}

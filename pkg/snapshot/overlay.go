@@ -42,6 +42,7 @@ func (o *Overlay) Prepare(ctx context.Context, lowers []string, stubs []Stub) (_
 			return nil, fmt.Errorf("prepare root: %w", err)
 		}
 	}
+	lowers = topmostOnce(lowers)
 	if len(lowers) == 0 {
 		empty := filepath.Join(dir, "empty")
 		if err := os.Mkdir(empty, 0o755); err != nil {
@@ -125,6 +126,21 @@ func (o *Overlay) Release(ctx context.Context, m *Mount) error {
 	}
 	m.released = true
 	return nil
+}
+
+// topmostOnce drops repeated layer dirs (two empty layers share one dir, and overlayfs
+// refuses a lower listed twice). Keeping the topmost copy is exact: a layer repeated higher
+// up puts back everything its lower copy contributed.
+func topmostOnce(lowers []string) []string {
+	seen := make(map[string]bool, len(lowers))
+	out := make([]string, 0, len(lowers))
+	for _, l := range lowers {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // mountOverlay mounts an overlay at target. The new mount API takes one lower dir per call

@@ -271,6 +271,26 @@ func TestManyLayers(t *testing.T) {
 	}
 }
 
+func TestRepeatedLayer(t *testing.T) {
+	for name, s := range snapshotters(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			x, y := t.TempDir(), t.TempDir()
+			write(t, filepath.Join(x, "f"), "x")
+			whiteout(t, filepath.Join(y, "f"))
+			// x, then y deleting f, then x again putting it back.
+			m, err := s.Prepare(ctx, []string{x, y, x}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Release(ctx, m)
+			if got := read(t, filepath.Join(m.Root, "f")); got != "x" {
+				t.Errorf("f = %q, want the top copy of the repeated layer", got)
+			}
+		})
+	}
+}
+
 func getxattr(path, name string) (string, error) {
 	buf := make([]byte, 64)
 	n, err := unix.Lgetxattr(path, name, buf)
