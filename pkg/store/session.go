@@ -1,0 +1,162 @@
+package store
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Session is a process's scratch directory under tmp/. It is locked for as long as the
+// process lives, so a later process can tell the leftovers of a killed one from the work
+// of a running one.
+type Session struct {
+	Dir  string
+	lock *fileLock
+}
+
+type sessions struct {
+	mu  sync.Mutex
+	own *Session
+}
+
+// Scratch is this process's session, created on first use and removed by Close.
+func (s *Store) Scratch() (*Session, error) {
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	if s.sess.own != nil {
+		return s.sess.own, nil
+	}
+	dir, err := os.MkdirTemp(s.tmpDir(), "sess-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	l, err := lockFile(dir+".lock", true, false)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	s.sess.own = &Session{Dir: dir, lock: l}
+	return s.sess.own, nil
+}
+
+// Close removes this process's scratch space.
+func (s *Store) Close() error {
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	if s.sess.own == nil {
+		return nil
+	}
+	se := s.sess.own
+	s.sess.own = nil
+	err := removeSession(se.Dir)
+	se.lock.unlock()
+	os.Remove(se.Dir + ".lock")
+	return err
+}
+
+// Recover removes the sessions of processes that died without cleaning up. cleanup runs
+// first on each such directory, for what only a caller knows how to undo (containers
+// whose state lives there); mounts under it are detached here.
+func (s *Store) Recover(cleanup func(dir string) error) error {
+	entries, err := os.ReadDir(s.tmpDir())
+	if err != nil {
+		return fmt.Errorf("recover store: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sess-") {
+			continue
+		}
+		dir := filepath.Join(s.tmpDir(), e.Name())
+		l, err := lockFile(dir+".lock", true, false)
+		if err != nil {
+			continue // its process is alive
+		}
+		if cleanup != nil {
+			if err := cleanup(dir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := removeSession(dir); err != nil {
+			errs = append(errs, err)
+		} else {
+			os.Remove(dir + ".lock")
+		}
+		l.unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func removeSession(dir string) error {
+	if err := detachMountsUnder(dir); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove scratch dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// detachMountsUnder unmounts everything mounted at or below dir, deepest first.
+func detachMountsUnder(dir string) error {
+	points, err := mountPointsUnder(dir)
+	if err != nil {
+		return err
+	}
+	for _, p := range points {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unmount %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func mountPointsUnder(dir string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var points []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		p := unescapeMountPath(fields[4])
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	return points, sc.Err()
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space, ...).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v byte
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
