@@ -38,11 +38,10 @@ func Enter() error {
 		Unshareflags: syscall.CLONE_NEWNS, // Go also makes / rprivate in the child
 		Pdeathsig:    syscall.SIGKILL,
 	}
-	// The terminal sends SIGINT to the whole foreground group, child included; other
-	// signals are meant for the build, so pass them on.
-	signal.Ignore(syscall.SIGINT)
+	// Signals are meant for the build: pass them on. (Ctrl-C reaches the child twice, from
+	// the terminal and from here; the build handles a second interrupt during cleanup.)
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("private mount namespace: %w", err)
 	}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dockyard/dockyard/internal/mountns"
+	"github.com/dockyard/dockyard/pkg/build"
+	"github.com/dockyard/dockyard/pkg/dockerfile"
+	"github.com/dockyard/dockyard/pkg/layers"
+	"github.com/dockyard/dockyard/pkg/run"
+)
+
+type buildFlags struct {
+	tags, buildArgs, labels, outputs []string
+	file, target, platform, network  string
+	iidfile, progress, compression   string
+	reproducible, quiet              bool
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build [flags] CONTEXT",
+		Short: "Build an image from a Dockerfile",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := mountns.Enter(); err != nil {
+				return err
+			}
+			return runBuild(cmd, g, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name and optionally a tag (name:tag); repeatable")
+	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE (KEY alone takes it from the environment)")
+	fl.StringVar(&f.target, "target", "", "the stage to build")
+	fl.StringArrayVar(&f.labels, "label", nil, "image label KEY=VALUE; repeatable")
+	fl.StringVar(&f.platform, "platform", "", "target platform (os/arch)")
+	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host or none")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "also export: type=oci|docker|local|tar,dest=PATH[,tar=false]")
+	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or quiet")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or none")
+	fl.BoolVar(&f.reproducible, "reproducible", false, "fix every timestamp to $SOURCE_DATE_EPOCH (0 if unset): same inputs, same digest")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) error {
+	opts, err := f.options(contextDir, cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
+	outputs := make([]build.Output, 0, len(f.outputs))
+	for _, o := range f.outputs {
+		out, err := build.ParseOutput(o)
+		if err != nil {
+			return err
+		}
+		outputs = append(outputs, out)
+	}
+	s, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	opts.Store = s
+	if f.quiet || f.progress == "quiet" {
+		opts.Progress = nil
+	} else {
+		opts.Progress = cmd.ErrOrStderr()
+	}
+	res, err := build.Build(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	for _, out := range outputs {
+		if err := build.WriteOutput(cmd.Context(), s, res.Image, out, f.tags, cmd.OutOrStdout()); err != nil {
+			return err
+		}
+	}
+	if f.iidfile != "" {
+		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	if f.quiet {
+		fmt.Fprintln(cmd.OutOrStdout(), res.ImageID)
+	}
+	return nil
+}
+
+func (f *buildFlags) options(contextDir string, stdin io.Reader) (build.Options, error) {
+	var o build.Options
+	fi, err := os.Stat(contextDir)
+	if err != nil {
+		return o, fmt.Errorf("build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return o, fmt.Errorf("build context %s is not a directory", contextDir)
+	}
+	o.ContextDir, err = filepath.Abs(contextDir)
+	if err != nil {
+		return o, err
+	}
+	dfPath, name, content, err := readDockerfile(o.ContextDir, f.file, stdin)
+	if err != nil {
+		return o, err
+	}
+	o.Dockerfile, o.DockerfileName = content, name
+	if o.Ignore, err = dockerfile.ReadIgnore(o.ContextDir, dfPath); err != nil {
+		return o, err
+	}
+	o.Tags, o.Target, o.Platform = f.tags, f.target, f.platform
+	if o.BuildArgs, err = keyValues(f.buildArgs, true); err != nil {
+		return o, fmt.Errorf("--build-arg: %w", err)
+	}
+	if o.Labels, err = keyValues(f.labels, false); err != nil {
+		return o, fmt.Errorf("--label: %w", err)
+	}
+	switch f.network {
+	case "host", "default", "":
+		o.Network = run.NetworkHost
+	case "none":
+		o.Network = run.NetworkNone
+	default:
+		return o, fmt.Errorf("--network %s: want host or none", f.network)
+	}
+	switch c := layers.Compression(f.compression); c {
+	case layers.Gzip, layers.Zstd, layers.Uncompressed:
+		o.Compression = c
+	default:
+		return o, fmt.Errorf("--compression %s: want gzip, zstd or none", f.compression)
+	}
+	if o.SourceDateEpoch, err = sourceDateEpoch(f.reproducible); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// readDockerfile finds the Dockerfile as docker does: -f relative to the working
+// directory, else CONTEXT/Dockerfile, else CONTEXT/dockerfile; "-" reads stdin.
+func readDockerfile(contextDir, file string, stdin io.Reader) (path, name string, content []byte, err error) {
+	switch file {
+	case "-":
+		content, err = io.ReadAll(io.LimitReader(stdin, dockerfile.MaxFileSize+1))
+		return "", "Dockerfile", content, err
+	case "":
+		for _, n := range []string{"Dockerfile", "dockerfile"} {
+			p := filepath.Join(contextDir, n)
+			if content, err = os.ReadFile(p); err == nil {
+				return p, n, content, nil
+			}
+		}
+		return "", "", nil, fmt.Errorf("no Dockerfile in %s (name one with -f)", contextDir)
+	}
+	content, err = os.ReadFile(file)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("read Dockerfile: %w", err)
+	}
+	return file, file, content, nil
+}
+
+// keyValues parses KEY=VALUE flags; with fromEnv, a bare KEY takes $KEY (and is dropped
+// when unset, as docker does).
+func keyValues(in []string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range in {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%q: empty key", kv)
+		}
+		if !ok {
+			if !fromEnv {
+				out[k] = ""
+				continue
+			}
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func sourceDateEpoch(reproducible bool) (*time.Time, error) {
+	s, set := os.LookupEnv("SOURCE_DATE_EPOCH")
+	if !set && !reproducible {
+		return nil, nil
+	}
+	var sec int64
+	if set && s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, errors.New("SOURCE_DATE_EPOCH must be a number of seconds since 1970")
+		}
+		sec = n
+	}
+	t := time.Unix(sec, 0).UTC()
+	return &t, nil
+}

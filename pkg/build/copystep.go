@@ -1,0 +1,267 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/dockyard/dockyard/pkg/copier"
+	"github.com/dockyard/dockyard/pkg/store"
+)
+
+// copyParams is what COPY and ADD share.
+type copyParams struct {
+	name     string // "COPY" or "ADD"
+	sd       instructions.SourcesAndDest
+	from     string
+	chown    string
+	chmod    string
+	link     bool
+	unpack   bool
+	cmd      instructions.Command
+	unsolved []string // flags given that are not implemented yet
+}
+
+func (s *stage) copy(ctx context.Context, c *instructions.CopyCommand) error {
+	p := copyParams{name: "COPY", sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, link: c.Link, cmd: c}
+	if c.Parents {
+		p.unsolved = append(p.unsolved, "--parents")
+	}
+	if len(c.ExcludePatterns) > 0 {
+		p.unsolved = append(p.unsolved, "--exclude")
+	}
+	return s.copyInstruction(ctx, p)
+}
+
+func (s *stage) add(ctx context.Context, c *instructions.AddCommand) error {
+	p := copyParams{name: "ADD", sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, link: c.Link, unpack: true, cmd: c}
+	if c.Unpack != nil {
+		p.unpack = *c.Unpack
+	}
+	if len(c.ExcludePatterns) > 0 {
+		p.unsolved = append(p.unsolved, "--exclude")
+	}
+	if c.Checksum != "" {
+		p.unsolved = append(p.unsolved, "--checksum")
+	}
+	for _, src := range c.SourcePaths {
+		if isURL(src) {
+			p.unsolved = append(p.unsolved, "a URL source ("+src+")")
+		}
+	}
+	return s.copyInstruction(ctx, p)
+}
+
+func isURL(s string) bool {
+	for _, prefix := range []string{"http://", "https://", "git@", "git://"} {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *stage) copyInstruction(ctx context.Context, p copyParams) error {
+	label := s.label(cmdText(p.cmd))
+	v := s.b.progress.begin("%s", label)
+	err := s.copyStep(ctx, p)
+	if err != nil {
+		err = s.errorAt(p.cmd, fmt.Errorf("%s: %w", p.name, err))
+		v.fail(err)
+		return err
+	}
+	v.done()
+	return nil
+}
+
+func (s *stage) copyStep(ctx context.Context, p copyParams) error {
+	if len(p.unsolved) > 0 {
+		return fmt.Errorf("%s is not supported yet", strings.Join(p.unsolved, ", "))
+	}
+	var mode *os.FileMode
+	if p.chmod != "" {
+		m, err := strconv.ParseUint(p.chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return fmt.Errorf("invalid --chmod=%s: want an octal mode such as 0755", p.chmod)
+		}
+		fm := os.FileMode(m & 0o777)
+		for bit, flag := range map[uint64]os.FileMode{0o4000: os.ModeSetuid, 0o2000: os.ModeSetgid, 0o1000: os.ModeSticky} {
+			if m&bit != 0 {
+				fm |= flag
+			}
+		}
+		mode = &fm
+	}
+	src, release, err := s.copySource(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer release()
+	dest := p.sd.DestPath
+	if !path.IsAbs(dest) {
+		dest = path.Join(workdirPath(s.cfg.Config.WorkingDir, "."), dest)
+	}
+	if d := p.sd.DestPath; d == "." || d == "" || strings.HasSuffix(d, "/") {
+		dest = strings.TrimSuffix(dest, "/") + "/"
+	}
+	createdBy := copyHistory(p)
+	lowers := s.dirs
+	if p.link {
+		// --link: the copy is made against an empty root, so its layer does not depend
+		// on the layers below it (BuildKit's MergeOp semantics).
+		lowers = nil
+	}
+	return s.fsStepOn(ctx, lowers, createdBy, nil, func(root string) error {
+		owner, err := resolveOwner(root, p.chown)
+		if err != nil {
+			return fmt.Errorf("--chown=%s: %w", p.chown, err)
+		}
+		opts := copier.Options{Chown: owner, Mode: mode, Time: s.b.epoch, Unpack: p.unpack}
+		req := copier.Request{SrcRoot: src.root, Srcs: p.sd.SourcePaths, DstRoot: root, Dest: dest}
+		if src.context {
+			opts.Context = true
+			opts.Filter = ignoreFilter{s.b.ignore}
+		}
+		if len(p.sd.SourceContents) > 0 {
+			if err := s.copyHeredocs(ctx, p, root, dest, opts); err != nil {
+				return err
+			}
+			if len(req.Srcs) == 0 {
+				return nil
+			}
+		}
+		err = copier.Copy(ctx, req, opts)
+		if errors.Is(err, copier.ErrNotFound) && src.context {
+			return fmt.Errorf("%w in the build context (or excluded by .dockerignore)", err)
+		}
+		return err
+	})
+}
+
+// copyHeredocs writes COPY <<EOF sources as 0644 files and copies them like any other.
+func (s *stage) copyHeredocs(ctx context.Context, p copyParams, root, dest string, opts copier.Options) error {
+	dir, err := os.MkdirTemp(s.b.scratch, "heredoc-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var names []string
+	for _, c := range p.sd.SourceContents {
+		name := path.Clean("/" + c.Path)
+		if err := os.MkdirAll(filepath.Join(dir, path.Dir(name)), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(c.Data), 0o644); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join(dir, name), 0o644); err != nil {
+			return err
+		}
+		names = append(names, name)
+	}
+	if len(names)+len(p.sd.SourcePaths) > 1 && !strings.HasSuffix(dest, "/") {
+		return errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
+	}
+	opts.Context, opts.Filter = false, nil
+	return copier.Copy(ctx, copier.Request{SrcRoot: dir, Srcs: names, DstRoot: root, Dest: dest}, opts)
+}
+
+// copyHistory is BuildKit's history text for COPY and ADD.
+func copyHistory(p copyParams) string {
+	var b strings.Builder
+	b.WriteString(p.name)
+	if p.chown != "" {
+		b.WriteString(" --chown=" + p.chown)
+	}
+	if p.chmod != "" {
+		b.WriteString(" --chmod=" + p.chmod)
+	}
+	for _, src := range p.sd.SourcePaths {
+		b.WriteString(" " + src)
+	}
+	for _, c := range p.sd.SourceContents {
+		b.WriteString(" <<" + c.Path)
+	}
+	b.WriteString(" " + p.sd.DestPath)
+	return b.String()
+}
+
+// copySourceRoot is where a COPY reads from.
+type copySourceRoot struct {
+	root    string
+	context bool
+}
+
+// copySource resolves --from: the build context, a previous stage's root, or an image's.
+// A stage or image root is a read-only view (an overlay whose changes are thrown away).
+func (s *stage) copySource(ctx context.Context, p copyParams) (copySourceRoot, func(), error) {
+	if p.from == "" {
+		return copySourceRoot{root: s.b.opts.ContextDir, context: true}, func() {}, nil
+	}
+	var dirs []string
+	if ps := s.b.plan.CopyFrom(p.from); ps != nil {
+		dirs = s.b.stages[ps].dirs
+	} else {
+		img, err := s.b.store.Image(p.from)
+		if errors.Is(err, store.ErrNotFound) {
+			return copySourceRoot{}, nil, fmt.Errorf("--from=%s: no such stage, and no such image in the local store", p.from)
+		}
+		if err != nil {
+			return copySourceRoot{}, nil, fmt.Errorf("--from=%s: %w", p.from, err)
+		}
+		if dirs, err = s.b.store.LayerDirs(ctx, img); err != nil {
+			return copySourceRoot{}, nil, fmt.Errorf("--from=%s: %w", p.from, err)
+		}
+	}
+	m, err := s.b.snap.Prepare(ctx, dirs, nil)
+	if err != nil {
+		return copySourceRoot{}, nil, err
+	}
+	release := func() { s.b.snap.Release(context.WithoutCancel(ctx), m) }
+	return copySourceRoot{root: m.Root}, release, nil
+}
+
+// ignoreFilter adapts the .dockerignore matcher to the copier.
+type ignoreFilter struct {
+	m interface {
+		Excluded(string) (bool, error)
+		CanSkipDir(string) bool
+	}
+}
+
+func (f ignoreFilter) Excluded(rel string, _ bool) (bool, error) { return f.m.Excluded(rel) }
+func (f ignoreFilter) CanSkipDir(rel string) bool                { return f.m.CanSkipDir(rel) }
+
+// workdir sets the working directory and, as BuildKit, creates it owned by the USER.
+func (s *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) error {
+	label := s.label(c.String())
+	v := s.b.progress.begin("%s", label)
+	wd := workdirPath(s.cfg.Config.WorkingDir, c.Path)
+	s.cfg.Config.WorkingDir = wd
+	if wd == "/" {
+		s.history("WORKDIR /", false)
+		v.done()
+		return nil
+	}
+	err := s.fsStep(ctx, "WORKDIR "+wd, nil, func(root string) error {
+		owner, err := resolveOwner(root, s.cfg.Config.User)
+		if err != nil {
+			return fmt.Errorf("USER %s: %w", s.cfg.Config.User, err)
+		}
+		return copier.MkdirAll(root, wd, owner)
+	})
+	if err != nil {
+		err = s.errorAt(c, err)
+		v.fail(err)
+		return err
+	}
+	v.done()
+	return nil
+}

@@ -1,0 +1,178 @@
+package build
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/dockyard/dockyard/pkg/dockerfile"
+	"github.com/dockyard/dockyard/pkg/run"
+	"github.com/dockyard/dockyard/pkg/snapshot"
+)
+
+// buildHostname is what `hostname` prints inside a RUN step.
+const buildHostname = "dockyard"
+
+// run executes a RUN instruction in a container on the stage's root.
+func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
+	label := s.label(c.String())
+	v := s.b.progress.begin("%s", label)
+	err := s.runStep(ctx, c, v)
+	if err != nil {
+		err = s.errorAt(c, fmt.Errorf("step %s: %w", stepName(label), err))
+		v.fail(err)
+		return err
+	}
+	v.done()
+	return nil
+}
+
+func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vertex) error {
+	if mounts := instructions.GetMounts(c); len(mounts) > 0 {
+		return errors.New("RUN --mount is not supported yet")
+	}
+	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
+		return fmt.Errorf("RUN --security=%s is not supported", sec)
+	}
+	network, err := s.runNetwork(c)
+	if err != nil {
+		return err
+	}
+	args, script, err := dockerfile.RunArgs(c, s.cfg.Config.Shell, s.cfg.OS)
+	if err != nil {
+		return err
+	}
+	files, err := s.b.runFiles()
+	if err != nil {
+		return err
+	}
+	mounts := []run.Mount{
+		{Source: files.hosts, Destination: "/etc/hosts", ReadOnly: true},
+		{Source: files.resolv, Destination: "/etc/resolv.conf", ReadOnly: true},
+		{Source: files.hostname, Destination: "/etc/hostname", ReadOnly: true},
+	}
+	if script != nil {
+		p, err := s.b.writeScratch("script-", script.Data, 0o755)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(p)
+		mounts = append(mounts, run.Mount{Source: p, Destination: script.Path, ReadOnly: true})
+	}
+	createdBy := "RUN " + strings.Join(append(argsPrefix(s.vars.Args()), args...), " ")
+	return s.fsStep(ctx, createdBy, snapshot.DefaultStubs, func(root string) error {
+		id, err := s.b.containerID()
+		if err != nil {
+			return err
+		}
+		code, err := run.Run(ctx, run.Spec{
+			ID:        id,
+			Root:      root,
+			Args:      args,
+			Env:       s.env(),
+			Cwd:       s.cfg.Config.WorkingDir,
+			User:      s.cfg.Config.User,
+			Hostname:  buildHostname,
+			Mounts:    mounts,
+			Network:   network,
+			Stdio:     run.Stdio{Stdout: v, Stderr: v},
+			StateRoot: filepath.Join(s.b.scratch, "containers"),
+		})
+		v.flush()
+		switch {
+		case err != nil && code < 0:
+			return err
+		case code != 0:
+			return fmt.Errorf("process %q did not complete successfully: exit code: %d", strings.Join(args, " "), code)
+		}
+		return nil
+	})
+}
+
+// argsPrefix is how BuildKit shows the ARGs a RUN sees in its history: "|2 A=1 B=2".
+func argsPrefix(args []string) []string {
+	if len(args) == 0 {
+		return nil
+	}
+	return append([]string{fmt.Sprintf("|%d", len(args))}, args...)
+}
+
+func (s *stage) runNetwork(c *instructions.RunCommand) (run.NetworkMode, error) {
+	switch mode := instructions.GetNetwork(c); mode {
+	case instructions.NetworkDefault:
+		if s.b.opts.Network == "" {
+			return run.NetworkHost, nil
+		}
+		return s.b.opts.Network, nil
+	case instructions.NetworkNone:
+		return run.NetworkNone, nil
+	case instructions.NetworkHost:
+		return run.NetworkHost, nil
+	default:
+		return "", fmt.Errorf("RUN --network=%s is not supported", mode)
+	}
+}
+
+// stepName pulls "2/5" out of a progress label, for error messages.
+func stepName(label string) string {
+	if i := strings.Index(label, "]"); i > 0 {
+		f := strings.Fields(label[1:i])
+		return f[len(f)-1]
+	}
+	return label
+}
+
+// runFiles are the generated /etc/hosts, /etc/resolv.conf and /etc/hostname every RUN
+// mounts read-only: copies, so a step can never write to the host's own files.
+type runFiles struct{ hosts, resolv, hostname string }
+
+func (b *builder) runFiles() (*runFiles, error) {
+	if b.files != nil {
+		return b.files, nil
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read /etc/resolv.conf: %w", err)
+	}
+	f := &runFiles{}
+	hosts := "127.0.0.1\tlocalhost " + buildHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	for _, x := range []struct {
+		dst  *string
+		data string
+	}{{&f.hosts, hosts}, {&f.resolv, string(resolv)}, {&f.hostname, buildHostname + "\n"}} {
+		if *x.dst, err = b.writeScratch("etc-", x.data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	b.files = f
+	return f, nil
+}
+
+func (b *builder) writeScratch(prefix, data string, mode os.FileMode) (string, error) {
+	f, err := os.CreateTemp(b.scratch, prefix)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.WriteString(data); err != nil {
+		return "", err
+	}
+	return f.Name(), f.Chmod(mode)
+}
+
+// containerID names a RUN step's container: unique across concurrent builds.
+func (b *builder) containerID() (string, error) {
+	var r [6]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	b.step++
+	return fmt.Sprintf("build-%s-%d", hex.EncodeToString(r[:]), b.step), nil
+}
