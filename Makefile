@@ -10,7 +10,9 @@ PKGS := ./...
 
 all: build
 
-build: $(BIN)/builder $(BIN)/runner
+CMDS := $(notdir $(wildcard cmd/*))
+
+build: $(addprefix $(BIN)/,$(CMDS))
 
 # Both binaries start containers (RUN steps, `runner run`), so both carry runc's nsenter (cgo).
 $(BIN)/%: FORCE

@@ -233,12 +233,18 @@ func TestFailuresNameTheLine(t *testing.T) {
 		{"missing COPY source", "FROM busybox\n\nCOPY nope.txt /\n", nil, []string{"Dockerfile:3", "nope.txt", "not found"}},
 		{"COPY out of the context", "FROM busybox\nCOPY ../etc/passwd /\n", nil, []string{"Dockerfile:2", "outside the build context"}},
 		{"missing base image", "FROM nosuchimage:1\n", nil, []string{"Dockerfile:1", "docker.io/library/nosuchimage:1"}},
+		{"unreachable registry", "FROM 127.0.0.1:1/nosuch:1\n", nil, []string{"Dockerfile:1", "127.0.0.1:1"}},
 		{"command not found", "FROM busybox\nRUN [\"/no/such/binary\"]\n", nil, []string{"Dockerfile:2", "/no/such/binary"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := storeBlobs(t, e)
-			r := e.build("fail:1", tc.dockerfile, tc.files)
+			// Tests never reach out to docker.io: a base image missing here stays missing.
+			args := []string{"--retries", "0"}
+			if !strings.Contains(tc.dockerfile, "127.0.0.1") {
+				args = append(args, "--pull=never")
+			}
+			r := e.build("fail:1", tc.dockerfile, tc.files, args...)
 			if r.code == 0 {
 				t.Fatalf("the build succeeded:\n%s", r)
 			}

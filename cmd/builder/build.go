@@ -10,20 +10,25 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/dockyard/dockyard/internal/mountns"
 	"github.com/dockyard/dockyard/pkg/build"
 	"github.com/dockyard/dockyard/pkg/dockerfile"
 	"github.com/dockyard/dockyard/pkg/layers"
+	"github.com/dockyard/dockyard/pkg/push"
 	"github.com/dockyard/dockyard/pkg/run"
+	"github.com/dockyard/dockyard/pkg/store"
 )
 
 type buildFlags struct {
 	tags, buildArgs, labels, outputs []string
 	file, target, platform, network  string
 	iidfile, progress, compression   string
-	reproducible, quiet              bool
+	pull, digestFile                 string
+	reproducible, quiet, push        bool
+	registry                         registryFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -53,6 +58,12 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	fl.BoolVar(&f.reproducible, "reproducible", false, "fix every timestamp to $SOURCE_DATE_EPOCH (0 if unset): same inputs, same digest")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
+	fl.BoolVar(&f.push, "push", false, "push the image to every -t reference")
+	fl.StringVar(&f.digestFile, "digest-file", "", "with --push: write the pushed manifest digest to this file")
+	fl.StringVar(&f.pull, "pull", "missing", "when to pull base images: always, missing or never")
+	fl.Lookup("pull").NoOptDefVal = "always" // a bare --pull means always, as in docker build
+	f.registry.add(fl)
+	f.registry.addFormat(fl)
 	return cmd
 }
 
@@ -80,9 +91,33 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 	} else {
 		opts.Progress = cmd.ErrOrStderr()
 	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	platform, err := buildPlatform(f.platform)
+	if err != nil {
+		return err
+	}
+	opts.Fetch = f.registry.fetcher(platform, progress)
 	res, err := build.Build(cmd.Context(), opts)
 	if err != nil {
 		return err
+	}
+	if f.push {
+		if len(f.tags) == 0 {
+			return errors.New("--push needs at least one -t reference")
+		}
+		d, err := push.Push(cmd.Context(), res.Image, f.tags, f.registry.options(progress))
+		if err != nil {
+			return err
+		}
+		if err := writeDigest(f.digestFile, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "pushed %s to %s\n", d, strings.Join(f.tags, ", "))
+	} else if f.digestFile != "" {
+		return errors.New("--digest-file needs --push")
 	}
 	for _, out := range outputs {
 		if err := build.WriteOutput(cmd.Context(), s, res.Image, out, f.tags, cmd.OutOrStdout()); err != nil {
@@ -145,6 +180,9 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (build.Options,
 	if o.SourceDateEpoch, err = sourceDateEpoch(f.reproducible); err != nil {
 		return o, err
 	}
+	if o.Pull, err = store.ParsePullPolicy(f.pull); err != nil {
+		return o, fmt.Errorf("--pull: %w", err)
+	}
 	return o, nil
 }
 
@@ -192,6 +230,13 @@ func keyValues(in []string, fromEnv bool) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+func buildPlatform(s string) (v1.Platform, error) {
+	if s == "" {
+		return dockerfile.DefaultPlatform(), nil
+	}
+	return dockerfile.ParsePlatform(s)
 }
 
 func sourceDateEpoch(reproducible bool) (*time.Time, error) {

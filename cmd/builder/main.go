@@ -33,7 +33,7 @@ func main() {
 		Version:       version,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", store.RootFromEnv(), "local image store (env DOCKYARD_ROOT)")
-	root.AddCommand(newBuildCmd(g), newImportCmd(g))
+	root.AddCommand(newBuildCmd(g), newImportCmd(g), newPushCmd(g), newLoginCmd(), newLogoutCmd())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)

@@ -38,6 +38,9 @@ type Options struct {
 	Labels    map[string]string
 	Platform  string // target platform, e.g. linux/amd64; "" is the build machine's
 
+	Pull  store.PullPolicy // when FROM and COPY --from images come from a registry ("" is missing)
+	Fetch store.Fetcher    // pulls an image (pkg/push.Pull with the user's registry settings)
+
 	Network         run.NetworkMode // for RUN; "" is host, so package installs work
 	Compression     layers.Compression
 	SourceDateEpoch *time.Time // reproducible: clamps every timestamp to it

@@ -209,7 +209,7 @@ func (s *stage) copySource(ctx context.Context, p copyParams) (copySourceRoot, f
 	if ps := s.b.plan.CopyFrom(p.from); ps != nil {
 		dirs = s.b.stages[ps].dirs
 	} else {
-		img, err := s.b.store.Image(p.from)
+		img, err := s.b.image(ctx, p.from)
 		if errors.Is(err, store.ErrNotFound) {
 			return copySourceRoot{}, nil, fmt.Errorf("--from=%s: no such stage, and no such image in the local store", p.from)
 		}

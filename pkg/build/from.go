@@ -58,7 +58,7 @@ func (s *stage) fromImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return fmt.Errorf("FROM %s: %w", ref, err)
 	}
-	img, err := s.b.store.Image(ref)
+	img, err := s.b.image(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("FROM %s: image %s is not in the local store (make it with `builder import`, or pull it)", ref, normal)
 	}
@@ -82,6 +82,15 @@ func (s *stage) fromImage(ctx context.Context, ref string) error {
 	}
 	s.cfg = cfg.DeepCopy()
 	return nil
+}
+
+// image gets a base image from the store, pulling it as the build's policy says.
+func (b *builder) image(ctx context.Context, ref string) (v1.Image, error) {
+	policy := b.opts.Pull
+	if policy == "" {
+		policy = store.PullMissing
+	}
+	return b.store.Get(ctx, ref, policy, b.opts.Fetch)
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -80,23 +80,8 @@ func (s *Store) WriteImage(img v1.Image, tags ...string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("write image: %w", err)
 	}
-	for _, l := range layers {
-		d, err := l.Digest()
-		if err != nil {
-			return v1.Hash{}, fmt.Errorf("write image: %w", err)
-		}
-		if s.HasBlob(d) {
-			continue
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return v1.Hash{}, fmt.Errorf("write image: layer %s: %w", d, err)
-		}
-		_, _, err = s.WriteBlob(rc, d)
-		rc.Close()
-		if err != nil {
-			return v1.Hash{}, fmt.Errorf("write image: layer %s: %w", d, err)
-		}
+	if err := s.copyLayers(layers, 4); err != nil {
+		return v1.Hash{}, fmt.Errorf("write image: %w", err)
 	}
 	cfgName, err := img.ConfigName()
 	if err != nil {
