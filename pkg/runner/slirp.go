@@ -1,0 +1,72 @@
+package runner
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+
+	"github.com/dockyard/dockyard/pkg/run"
+)
+
+// slirp4netns's fixed addresses with --configure (its defaults).
+const (
+	slirpIP  = "10.0.2.100"
+	slirpDNS = "10.0.2.3"
+)
+
+// slirpPath is slirp4netns's path, or "" when it is not installed.
+func slirpPath() string {
+	p, _ := exec.LookPath("slirp4netns")
+	return p
+}
+
+// slirp is a slirp4netns process giving a namespace outbound connectivity through a tap
+// device (user-mode TCP/IP: no bridge, no iptables).
+type slirp struct {
+	cmd  *exec.Cmd
+	exit *os.File // closing it tells slirp4netns to exit
+}
+
+// startSlirp runs slirp4netns on ns and waits until tap0 is configured.
+func startSlirp(path string, ns *run.NetNS) (*slirp, error) {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("slirp4netns: %w", err)
+	}
+	defer readyR.Close()
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		readyW.Close()
+		return nil, fmt.Errorf("slirp4netns: %w", err)
+	}
+	// ExtraFiles become fds 3, 4 and 5 in the child.
+	cmd := exec.Command(path, "--configure", "--mtu=65520", "--ready-fd=3", "--exit-fd=4",
+		"--netns-type=path", "/proc/self/fd/5", "tap0")
+	cmd.ExtraFiles = []*os.File{readyW, exitR, ns.File()}
+	err = cmd.Start()
+	readyW.Close()
+	exitR.Close()
+	if err != nil {
+		exitW.Close()
+		return nil, fmt.Errorf("start slirp4netns: %w", err)
+	}
+	s := &slirp{cmd: cmd, exit: exitW}
+	// slirp4netns writes "1" to the ready fd once tap0 is up; EOF means it died.
+	if _, err := bufio.NewReader(readyR).ReadByte(); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("slirp4netns did not come up (exit: %v)", cmd.ProcessState)
+	}
+	return s, nil
+}
+
+func (s *slirp) stop() {
+	s.exit.Close()
+	if s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+	}
+	_ = s.cmd.Wait()
+}
+
+func (s *slirp) String() string { return "slirp4netns pid " + strconv.Itoa(s.cmd.Process.Pid) }
