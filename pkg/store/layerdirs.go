@@ -99,3 +99,15 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, diffID v1.Hash) er
 	_, err = s.CommitLayerDir(dir, diffID)
 	return err
 }
+
+// EnsureLayerDir extracts the layer's dir unless the store already has it.
+func (s *Store) EnsureLayerDir(ctx context.Context, l v1.Layer) error {
+	diffID, err := l.DiffID()
+	if err != nil {
+		return err
+	}
+	if s.HasLayerDir(diffID) {
+		return nil
+	}
+	return s.extractLayer(ctx, l, diffID)
+}

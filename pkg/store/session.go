@@ -33,13 +33,22 @@ func (s *Store) Scratch() (*Session, error) {
 	if s.sess.own != nil {
 		return s.sess.own, nil
 	}
-	dir, err := os.MkdirTemp(s.tmpDir(), "sess-")
+	// Lock first, then make the dir: another process's Recover takes a session dir whose
+	// lock it can get for a dead one's, and must never see ours unlocked.
+	f, err := os.CreateTemp(s.tmpDir(), "sess-*.lock")
 	if err != nil {
 		return nil, fmt.Errorf("scratch dir: %w", err)
 	}
-	l, err := lockFile(dir+".lock", true, false)
+	f.Close()
+	l, err := lockFile(f.Name(), true, false)
 	if err != nil {
-		os.RemoveAll(dir)
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	dir := strings.TrimSuffix(f.Name(), ".lock")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		l.unlock()
+		os.Remove(f.Name())
 		return nil, fmt.Errorf("scratch dir: %w", err)
 	}
 	s.sess.own = &Session{Dir: dir, lock: l}
