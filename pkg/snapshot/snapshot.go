@@ -35,6 +35,7 @@ type Mount struct {
 	upper    string
 	mounted  bool
 	released bool
+	copy     *copyRoot // the copy snapshotter's bookkeeping
 }
 
 // Stub names a mount target inside the root.

@@ -22,7 +22,11 @@ func snapshotters(t *testing.T) map[string]Snapshotter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]Snapshotter{"overlay": ov}
+	cp, err := NewCopy(filepath.Join(t.TempDir(), "work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]Snapshotter{"overlay": ov, "copy": cp}
 }
 
 func write(t *testing.T, path, content string) {
