@@ -12,7 +12,9 @@ import (
 // The exit code is the process's own, or 128+signal if a signal killed it (137 for
 // SIGKILL, which is also what the OOM killer sends). If the command cannot be
 // executed, Run returns 127 or 126 with an *ExecError. Cancelling ctx kills every
-// process of the container; Run then returns -1 and ctx.Err() after cleaning up.
+// process of the container; Run then returns -1 and ctx.Err() after cleaning up. A
+// process that exits non-zero after running into its Limits (an OOM kill, a failed fork)
+// makes Run return -1 and a *LimitError saying which.
 func Run(ctx context.Context, s Spec) (exitCode int, err error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
@@ -42,6 +44,12 @@ func Run(ctx context.Context, s Spec) (exitCode int, err error) {
 	}
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
+	}
+	if exitCode != 0 {
+		if le := c.limitHit(); le != nil {
+			le.Code = exitCode
+			return -1, le
+		}
 	}
 	return exitCode, nil
 }

@@ -19,7 +19,6 @@ func TestRunExitCode(t *testing.T) {
 		{"zero", []string{"true"}, 0},
 		{"exit 3", []string{"sh", "-c", "exit 3"}, 3},
 		{"child killed by signal", []string{"sh", "-c", `sh -c 'kill -9 $$'; exit $?`}, 137},
-		{"init OOM-killed is a real SIGKILL", []string{"tail", "/dev/zero"}, 137},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,6 +32,15 @@ func TestRunExitCode(t *testing.T) {
 			assertGone(t, s)
 		})
 	}
+	// An init the OOM killer took is a real SIGKILL, reported with the limit it hit.
+	s, out := newSpec(t, "tail", "/dev/zero")
+	s.Limits.MemoryBytes = 32 << 20
+	code, err := Run(context.Background(), s)
+	var le *LimitError
+	if !errors.As(err, &le) || code != -1 || le.Code != 137 || le.Resource != "memory" {
+		t.Errorf("OOM-killed init: Run = %d, %v; want -1 and a memory *LimitError with code 137; output:\n%s", code, err, out)
+	}
+	assertGone(t, s)
 }
 
 func TestRunExecFailure(t *testing.T) {

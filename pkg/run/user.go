@@ -43,7 +43,15 @@ func resolveUser(root, spec string) (execUser, error) {
 	if err != nil {
 		return execUser{}, fmt.Errorf("resolve user %q in %s: %w", spec, root, err)
 	}
-	return execUser{UID: u.Uid, GID: u.Gid, Groups: u.Sgids, Home: u.Home}, nil
+	// The primary group is a supplementary group too, as docker (containerd's
+	// ensureAdditionalGids) and BuildKit have it: `id` shows groups=33(www-data).
+	groups := []int{u.Gid}
+	for _, g := range u.Sgids {
+		if g != u.Gid {
+			groups = append(groups, g)
+		}
+	}
+	return execUser{UID: u.Uid, GID: u.Gid, Groups: groups, Home: u.Home}, nil
 }
 
 // openInRoot opens name inside root, or returns nil if it does not exist.

@@ -38,13 +38,14 @@ func TestResolveUser(t *testing.T) {
 		want    execUser
 		wantErr bool
 	}{
-		{"", execUser{UID: 0, GID: 0, Home: "/root"}, false},
-		{"root", execUser{UID: 0, GID: 0, Home: "/root"}, false},
-		{"app", execUser{UID: 1000, GID: 1000, Groups: []int{2000}, Home: "/home/app"}, false},
-		{"1000", execUser{UID: 1000, GID: 1000, Groups: []int{2000}, Home: "/home/app"}, false},
-		{"app:users", execUser{UID: 1000, GID: 100, Home: "/home/app"}, false},
-		{"4242", execUser{UID: 4242, GID: 0, Home: "/"}, false},
-		{"4242:4343", execUser{UID: 4242, GID: 4343, Home: "/"}, false},
+		// The primary group comes first among the supplementary groups, as in docker.
+		{"", execUser{UID: 0, GID: 0, Groups: []int{0}, Home: "/root"}, false},
+		{"root", execUser{UID: 0, GID: 0, Groups: []int{0}, Home: "/root"}, false},
+		{"app", execUser{UID: 1000, GID: 1000, Groups: []int{1000, 2000}, Home: "/home/app"}, false},
+		{"1000", execUser{UID: 1000, GID: 1000, Groups: []int{1000, 2000}, Home: "/home/app"}, false},
+		{"app:users", execUser{UID: 1000, GID: 100, Groups: []int{100}, Home: "/home/app"}, false},
+		{"4242", execUser{UID: 4242, GID: 0, Groups: []int{0}, Home: "/"}, false},
+		{"4242:4343", execUser{UID: 4242, GID: 4343, Groups: []int{4343}, Home: "/"}, false},
 		{"nosuchuser", execUser{}, true},
 		{"app:nosuchgroup", execUser{}, true},
 	}
@@ -53,9 +54,6 @@ func TestResolveUser(t *testing.T) {
 		if (err != nil) != tt.wantErr {
 			t.Errorf("resolveUser(%q) error = %v, wantErr %v", tt.spec, err, tt.wantErr)
 			continue
-		}
-		if len(got.Groups) == 0 {
-			got.Groups = nil
 		}
 		if !tt.wantErr && !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("resolveUser(%q) = %+v, want %+v", tt.spec, got, tt.want)

@@ -37,6 +37,10 @@ func ExitCode(err error) int {
 	return 125
 }
 
+// pinName is the store pin that keeps a container's image (and its layer dirs, the
+// container's lowers) from `builder prune`.
+func pinName(id string) string { return "container-" + id }
+
 // create makes a container's record from the image and the flags; nothing runs yet.
 func (m *Manager) create(ctx context.Context, o RunOptions) (_ *Container, err error) {
 	if o.AutoRemove && o.Restart != "" && o.Restart != "no" {
@@ -50,6 +54,12 @@ func (m *Manager) create(ctx context.Context, o RunOptions) (_ *Container, err e
 	if err != nil {
 		return nil, err
 	}
+	// Until the image is pinned for the container, garbage collection must wait.
+	release, err := m.store.Use()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	img, digest, err := m.imageOrPull(ctx, o)
 	if err != nil {
 		return nil, err
@@ -100,6 +110,14 @@ func (m *Manager) create(ctx context.Context, o RunOptions) (_ *Container, err e
 	if c.Lowers, err = m.store.LayerDirs(ctx, img); err != nil {
 		return nil, fmt.Errorf("image %s: %w", o.Image, err)
 	}
+	if err := m.store.Pin(pinName(id), digest); err != nil {
+		return nil, fmt.Errorf("image %s: %w", o.Image, err)
+	}
+	defer func() {
+		if err != nil {
+			m.store.Unpin(pinName(id))
+		}
+	}()
 	if c.Name, err = m.claimName(o.Name, id); err != nil {
 		return nil, err
 	}

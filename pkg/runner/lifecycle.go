@@ -295,6 +295,9 @@ func (m *Manager) removeStopped(c *Container, volumes bool) error {
 	}
 	m.releaseName(c.Name, c.ID)
 	var errs []error
+	if err := m.store.Unpin(pinName(c.ID)); err != nil {
+		errs = append(errs, err)
+	}
 	if err := snapshot.RemoveAt(m.rootDir(c.ID)); err != nil {
 		errs = append(errs, err)
 	}

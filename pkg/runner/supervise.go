@@ -445,6 +445,16 @@ func (s *supervisor) runSpec(stdout, stderr io.Writer, first bool) (run.Spec, er
 		ID: c.ID, Root: s.root.Root, Args: c.Args, Env: c.Env, Cwd: c.WorkingDir, User: c.User,
 		Hostname: c.Hostname, Limits: c.Limits, ReadOnlyRoot: c.ReadOnly,
 		StateRoot: s.m.stateRoot(), CgroupParent: s.m.opts.CgroupParent,
+		// Docker's confinement for what the runner starts: its default capabilities (the
+		// spec's default), no privilege gain through setuid files, and its default seccomp
+		// profile wherever this binary can load one (built with the seccomp tag).
+		NoNewPrivileges: true,
+	}
+	if run.SeccompSupported() {
+		var err error
+		if spec.Seccomp, err = run.DefaultSeccomp(nil); err != nil {
+			return spec, err
+		}
 	}
 	switch c.Network {
 	case "host":
