@@ -19,6 +19,8 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/patternmatcher"
+	"golang.org/x/sys/unix"
 )
 
 // Owner is a numeric owner.
@@ -39,6 +41,17 @@ type Options struct {
 	Chown *Owner
 	// Mode replaces the permission bits of everything copied and created (--chmod).
 	Mode *os.FileMode
+	// Chmod is a --chmod value from ParseChmod: an octal one acts as Mode; a symbolic
+	// one ("u+x,go-w") changes each copied file's own mode, and directories the copy
+	// creates get 0755. Mode wins when both are set.
+	Chmod *Chmod
+	// Exclude holds --exclude patterns (.dockerignore syntax), matched against paths
+	// relative to the source they are found under; a source itself is never excluded,
+	// as in BuildKit's copy.
+	Exclude []string
+	// Parents is COPY --parents: a source's path is kept under Dest, from the pivot "/./"
+	// when the source has one ("a/./b/c" lands in Dest/b/c), else whole.
+	Parents bool
 	// Time replaces every mtime (reproducible builds); nil keeps the source's.
 	Time *time.Time
 	// Filter hides source paths; nil shows everything.
@@ -66,7 +79,14 @@ func Copy(ctx context.Context, req Request, opts Options) error {
 	if len(req.Srcs) > 1 && !strings.HasSuffix(req.Dest, "/") {
 		return errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
-	c := &copier{opts: opts, dstRoot: req.DstRoot, inodes: map[uint64]string{}}
+	c, err := newCopier(req.DstRoot, opts)
+	if err != nil {
+		return err
+	}
+	defer c.settleTimes()
+	if opts.Parents {
+		return c.copyParents(ctx, req)
+	}
 	matched := 0
 	var missing []string
 	for _, src := range req.Srcs {
@@ -99,6 +119,37 @@ type copier struct {
 	opts    Options
 	dstRoot string
 	inodes  map[uint64]string // source inode → first destination path, to keep hardlinks
+	exclude *patternmatcher.PatternMatcher
+	include *patternmatcher.PatternMatcher // --parents: what the current source selects
+	top     string                         // rel of the source being copied
+	pending []*pendingDir                  // hidden directories being walked, outermost first
+
+	// Times are kept deterministic, so that copying the same sources twice gives the same
+	// layer: directories the copy creates take the newest time it copied, and existing
+	// directories it adds entries to keep their own.
+	created []string    // directories made by mkdirAll
+	kept    []keptTimes // existing directories on the way to a destination
+	newest  unix.Timespec
+}
+
+type keptTimes struct {
+	path string
+	ts   [2]unix.Timespec
+}
+
+func newCopier(dstRoot string, opts Options) (*copier, error) {
+	if opts.Mode == nil && opts.Chmod != nil && opts.Chmod.octal != nil {
+		opts.Mode = opts.Chmod.octal
+	}
+	c := &copier{opts: opts, dstRoot: dstRoot, inodes: map[uint64]string{}}
+	if len(opts.Exclude) > 0 {
+		pm, err := patternmatcher.New(opts.Exclude)
+		if err != nil {
+			return nil, fmt.Errorf("--exclude: %w", err)
+		}
+		c.exclude = pm
+	}
+	return c, nil
 }
 
 // source is a resolved source: its path on disk (top-level symlinks followed inside the
@@ -141,11 +192,9 @@ func (c *copier) resolveSources(root, src string) ([]source, error) {
 			return nil, err
 		}
 		rel = filepath.ToSlash(rel)
-		if hidden, err := c.hidden(rel, fi.IsDir()); err != nil {
+		if hidden, skip, err := c.filtered(rel, fi.IsDir()); err != nil {
 			return nil, err
-		} else if hidden && !fi.IsDir() {
-			continue
-		} else if hidden && c.opts.Filter.CanSkipDir(rel) {
+		} else if hidden && (!fi.IsDir() || skip) {
 			continue
 		}
 		out = append(out, source{abs: abs, rel: rel, name: path.Base(cand)})
@@ -184,13 +233,6 @@ func (c *copier) matchWildcards(root, pattern string) ([]string, error) {
 		paths = next
 	}
 	return paths, nil
-}
-
-func (c *copier) hidden(rel string, isDir bool) (bool, error) {
-	if c.opts.Filter == nil || rel == "." {
-		return false, nil
-	}
-	return c.opts.Filter.Excluded(rel, isDir)
 }
 
 func containsWildcards(name string) bool {

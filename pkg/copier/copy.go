@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -26,10 +27,12 @@ func (c *copier) copySource(ctx context.Context, s source, dest string) error {
 	if err != nil {
 		return err
 	}
+	c.top = s.rel
 	ensure := path.Dir(dest)
 	if strings.HasSuffix(dest, "/") {
 		ensure = dest
 	}
+	c.keepTimes(ensure)
 	if _, err := c.mkdirAll(ensure); err != nil {
 		return err
 	}
@@ -72,12 +75,17 @@ func (c *copier) copy(ctx context.Context, src, rel, target string, overwriteMet
 	if fi.Mode()&os.ModeSocket != 0 {
 		return nil // sockets never travel in a layer
 	}
-	hidden, err := c.hidden(rel, fi.IsDir())
+	hidden, skip, err := c.hide(rel, fi.IsDir())
 	if err != nil {
 		return err
 	}
-	if hidden && (!fi.IsDir() || c.opts.Filter.CanSkipDir(rel)) {
+	if hidden && (!fi.IsDir() || skip) {
 		return nil
+	}
+	if !hidden {
+		if err := c.makePending(); err != nil {
+			return err
+		}
 	}
 	targetFi, err := os.Lstat(target)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -116,42 +124,34 @@ func (c *copier) copy(ctx context.Context, src, rel, target string, overwriteMet
 	return c.copyInfo(src, target, fi)
 }
 
-// copyDir copies a directory. A directory the filter hides is still walked when an
-// exception may re-include something below it, but only made when that happens.
+// copyDir copies a directory. A directory the filter or the patterns hide is still
+// walked when something below it may be shown, but only made when that happens.
 func (c *copier) copyDir(ctx context.Context, src, rel, target string, fi, targetFi os.FileInfo, overwriteMeta, hidden bool) error {
 	if targetFi != nil && !targetFi.IsDir() {
 		return fmt.Errorf("cannot copy a directory onto non-directory %s", c.show(target))
 	}
 	created := false
-	if !hidden && targetFi == nil {
+	var pending *pendingDir
+	switch {
+	case hidden && targetFi == nil:
+		pending = &pendingDir{target: target}
+		c.pending = append(c.pending, pending)
+	case !hidden && targetFi == nil:
 		if err := os.Mkdir(target, 0o700); err != nil {
 			return err
 		}
 		created = true
 	}
-	entries, err := os.ReadDir(src)
+	err := c.copyEntries(ctx, src, rel, target)
+	if pending != nil {
+		c.pending = c.pending[:len(c.pending)-1]
+	}
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		childRel := path.Join(rel, e.Name())
-		if hidden {
-			// Make the directory only if a descendant turns out to be included.
-			if err := c.copyHiddenChild(ctx, src, target, fi, e.Name(), childRel); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := c.copy(ctx, filepath.Join(src, e.Name()), childRel, filepath.Join(target, e.Name()), true); err != nil {
-			return err
-		}
-	}
 	if hidden {
-		if _, err := os.Lstat(target); err != nil {
-			return nil // nothing below was included
-		}
-		if targetFi != nil {
-			return nil
+		if pending == nil || !pending.made {
+			return nil // nothing below was shown, or the destination was there already
 		}
 		created = true
 	}
@@ -165,22 +165,38 @@ func (c *copier) copyDir(ctx context.Context, src, rel, target string, fi, targe
 	}
 }
 
-func (c *copier) copyHiddenChild(ctx context.Context, src, target string, fi os.FileInfo, name, childRel string) error {
-	childFi, err := os.Lstat(filepath.Join(src, name))
+func (c *copier) copyEntries(ctx context.Context, src, rel, target string) error {
+	entries, err := os.ReadDir(src)
 	if err != nil {
 		return err
 	}
-	if hidden, err := c.hidden(childRel, childFi.IsDir()); err != nil {
-		return err
-	} else if hidden && (!childFi.IsDir() || c.opts.Filter.CanSkipDir(childRel)) {
-		return nil
-	}
-	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
-		if err := os.Mkdir(target, 0o700); err != nil {
+	for _, e := range entries {
+		if err := c.copy(ctx, filepath.Join(src, e.Name()), path.Join(rel, e.Name()), filepath.Join(target, e.Name()), true); err != nil {
 			return err
 		}
 	}
-	return c.copy(ctx, filepath.Join(src, name), childRel, filepath.Join(target, name), true)
+	return nil
+}
+
+// pendingDir is a hidden directory being walked, made once something below it is shown.
+type pendingDir struct {
+	target string
+	made   bool
+}
+
+// makePending makes the hidden directories above an entry about to be copied, outermost
+// first; their metadata is copied when their walk ends.
+func (c *copier) makePending() error {
+	for _, p := range c.pending {
+		if p.made {
+			continue
+		}
+		if err := os.Mkdir(p.target, 0o700); err != nil {
+			return err
+		}
+		p.made = true
+	}
+	return nil
 }
 
 func (c *copier) copyRegular(src, target string, fi os.FileInfo) error {
@@ -223,8 +239,11 @@ func (c *copier) copyInfo(src, target string, fi os.FileInfo) error {
 	}
 	if fi.Mode()&os.ModeSymlink == 0 {
 		mode := uint32(st.Mode & 0o7777)
-		if c.opts.Mode != nil {
+		switch {
+		case c.opts.Mode != nil:
 			mode = modeBits(*c.opts.Mode)
+		case c.opts.Chmod != nil:
+			mode = c.opts.Chmod.apply(mode, fi.IsDir())
 		}
 		// After chown, which clears setuid and setgid.
 		if err := unix.Chmod(target, mode); err != nil {
@@ -240,6 +259,9 @@ func (c *copier) copyInfo(src, target string, fi os.FileInfo) error {
 func (c *copier) setTimes(target string, fi os.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
 	ts := []unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)}
+	if m := unix.Timespec(st.Mtim); m.Nano() > c.newest.Nano() {
+		c.newest = m
+	}
 	if c.opts.Time != nil {
 		t := unix.NsecToTimespec(c.opts.Time.UnixNano())
 		ts = []unix.Timespec{t, t}
@@ -308,12 +330,42 @@ func (c *copier) mkdirAllResolved(abs string) (string, error) {
 	if err := unix.Chmod(abs, mode); err != nil {
 		return "", err
 	}
-	if c.opts.Time != nil {
-		if err := os.Chtimes(abs, *c.opts.Time, *c.opts.Time); err != nil {
-			return "", err
-		}
-	}
+	c.created = append(c.created, abs)
 	return abs, nil
+}
+
+// keepTimes remembers the times of the existing directories on the way to dir (inside
+// the root), which the copy is about to add entries to.
+func (c *copier) keepTimes(dir string) {
+	cur := "/"
+	for _, part := range append([]string{""}, strings.Split(strings.Trim(dir, "/"), "/")...) {
+		cur = path.Join(cur, part)
+		abs, err := securejoin.SecureJoin(c.dstRoot, cur)
+		if err != nil {
+			return
+		}
+		var st unix.Stat_t
+		if unix.Lstat(abs, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return
+		}
+		c.kept = append(c.kept, keptTimes{path: abs, ts: [2]unix.Timespec{st.Atim, st.Mtim}})
+	}
+}
+
+// settleTimes gives created directories the newest copied time (or the fixed Time) and
+// existing ones their own back, whatever the copy did to them.
+func (c *copier) settleTimes() {
+	t := c.newest
+	if c.opts.Time != nil {
+		t = unix.NsecToTimespec(c.opts.Time.UnixNano())
+	}
+	for _, d := range c.created {
+		unix.UtimesNanoAt(unix.AT_FDCWD, d, []unix.Timespec{t, t}, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	for i := len(c.kept) - 1; i >= 0; i-- {
+		k := c.kept[i]
+		unix.UtimesNanoAt(unix.AT_FDCWD, k.path, k.ts[:], unix.AT_SYMLINK_NOFOLLOW)
+	}
 }
 
 // show names a destination the way the user wrote it: as a path inside the image.
@@ -326,9 +378,12 @@ func (c *copier) show(abs string) string {
 }
 
 // MkdirAll creates dir inside root, resolving existing components inside it; created
-// directories get owner (root when nil) and mode 0755, as WORKDIR makes them.
-func MkdirAll(root, dir string, owner *Owner) error {
-	c := &copier{dstRoot: root, opts: Options{Chown: owner}}
+// directories get owner (root when nil), mode 0755 and mtime t, as WORKDIR makes them,
+// and the existing ones keep their times, so the result depends only on its inputs.
+func MkdirAll(root, dir string, owner *Owner, t time.Time) error {
+	c := &copier{dstRoot: root, opts: Options{Chown: owner, Time: &t}}
+	c.keepTimes(dir)
+	defer c.settleTimes()
 	_, err := c.mkdirAll(dir)
 	return err
 }

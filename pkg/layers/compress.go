@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 )
 
 // Compression names a layer blob's compression.
@@ -20,9 +21,10 @@ const (
 	Gzip         Compression = "gzip" // the default: what every registry and runtime reads
 	Zstd         Compression = "zstd"
 	Uncompressed Compression = "none"
-	// Bzip2 is only ever returned by Decompress: old Docker images may carry such layers,
-	// but OCI has no media type for writing them.
+	// Bzip2 and Xz are only ever returned by Decompress: old Docker images and ADD'ed
+	// archives may be compressed so, but OCI has no layer media type for writing them.
 	Bzip2 Compression = "bzip2"
+	Xz    Compression = "xz"
 )
 
 // Default levels, measured (BenchmarkWriteLayer*, and text / Go-binary inputs): klauspost
@@ -36,6 +38,7 @@ const (
 var (
 	gzipMagic  = []byte{0x1f, 0x8b}
 	zstdMagic  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	xzMagic    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 	bzip2Block = []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59} // pi: first block header
 	bzip2End   = []byte{0x17, 0x72, 0x45, 0x38, 0x50, 0x90} // sqrt(pi): empty stream trailer
 )
@@ -95,7 +98,7 @@ func newCompressor(w io.Writer, c Compression, level int) (io.WriteCloser, error
 	return nil, fmt.Errorf("no compressor for %q", c)
 }
 
-// Decompress sniffs r's magic bytes (gzip, zstd, bzip2, else plain tar) and returns the
+// Decompress sniffs r's magic bytes (gzip, zstd, bzip2, xz, else plain tar) and returns the
 // uncompressed stream with the compression found. Close releases decoder resources; it does
 // not close r.
 func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
@@ -119,6 +122,12 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 		return zr.IOReadCloser(), Zstd, nil
 	case isBzip2(magic):
 		return newReadAhead(bzip2.NewReader(br), noClose{}), Bzip2, nil
+	case bytes.HasPrefix(magic, xzMagic):
+		xr, err := xz.NewReader(br)
+		if err != nil {
+			return nil, "", fmt.Errorf("open xz stream: %w", err)
+		}
+		return newReadAhead(xr, noClose{}), Xz, nil
 	}
 	return io.NopCloser(br), Uncompressed, nil
 }

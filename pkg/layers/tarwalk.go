@@ -276,6 +276,9 @@ func (t *tarWalker) copyFile(abs string, size int64) error {
 	}
 	defer f.Close()
 	for size > 0 {
+		if err := t.ctx.Err(); err != nil {
+			return err // a big file must not hold up an interrupt
+		}
 		chunk := t.buf[:min(int64(len(t.buf)), size)]
 		n, err := io.ReadFull(f, chunk)
 		if err != nil {
