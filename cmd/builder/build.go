@@ -15,6 +15,7 @@ import (
 
 	"github.com/dockyard/dockyard/internal/mountns"
 	"github.com/dockyard/dockyard/pkg/build"
+	"github.com/dockyard/dockyard/pkg/cache"
 	"github.com/dockyard/dockyard/pkg/dockerfile"
 	"github.com/dockyard/dockyard/pkg/layers"
 	"github.com/dockyard/dockyard/pkg/push"
@@ -28,13 +29,21 @@ type buildFlags struct {
 	iidfile, progress, compression   string
 	pull, digestFile                 string
 	reproducible, quiet, push        bool
+	snapshotter, memory              string
+	pidsLimit                        int64
+	noCache                          bool
+	noCacheFilter                    []string
+	cacheTTL                         time.Duration
+	cacheFrom, cacheTo               []string
+	cacheRepo                        string
+	secrets                          []string
 	registry                         registryFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
 	f := &buildFlags{}
 	cmd := &cobra.Command{
-		Use:   "build [flags] CONTEXT",
+		Use:   "build [flags] CONTEXT|-",
 		Short: "Build an image from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,6 +67,14 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	fl.BoolVar(&f.reproducible, "reproducible", false, "fix every timestamp to $SOURCE_DATE_EPOCH (0 if unset): same inputs, same digest")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
+	f.addInputFlags(fl)
+	f.addRobustFlags(fl)
+	fl.BoolVar(&f.noCache, "no-cache", false, "run every step; results are still recorded in the cache")
+	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "stage whose steps always run; repeatable")
+	fl.DurationVar(&f.cacheTTL, "cache-ttl", 0, "ignore cached steps older than this (e.g. 336h); 0 keeps them all")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "shared cache to read: type=registry,ref=REPO or type=local,src=DIR; repeatable")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "shared cache to write: type=registry,ref=REPO or type=local,dest=DIR; repeatable")
+	fl.StringVar(&f.cacheRepo, "cache-repo", "", "registry repository used as --cache-from and --cache-to (Kaniko's flag)")
 	fl.BoolVar(&f.push, "push", false, "push the image to every -t reference")
 	fl.StringVar(&f.digestFile, "digest-file", "", "with --push: write the pushed manifest digest to this file")
 	fl.StringVar(&f.pull, "pull", "missing", "when to pull base images: always, missing or never")
@@ -68,8 +85,16 @@ func newBuildCmd(g *globals) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) error {
+	contextDir, cleanup, err := f.stdinContext(cmd.Context(), contextDir, cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	opts, err := f.options(contextDir, cmd.InOrStdin())
 	if err != nil {
+		return err
+	}
+	if opts.Secrets, err = f.secretValues(); err != nil {
 		return err
 	}
 	outputs := make([]build.Output, 0, len(f.outputs))
@@ -86,6 +111,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 	}
 	defer s.Close()
 	opts.Store = s
+	if opts.Snapshotter, err = f.openSnapshotter(s); err != nil {
+		return err
+	}
 	if f.quiet || f.progress == "quiet" {
 		opts.Progress = nil
 	} else {
@@ -100,6 +128,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 		return err
 	}
 	opts.Fetch = f.registry.fetcher(platform, progress)
+	if opts.CacheFrom, opts.CacheTo, err = f.caches(progress); err != nil {
+		return err
+	}
 	res, err := build.Build(cmd.Context(), opts)
 	if err != nil {
 		return err
@@ -180,6 +211,10 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (build.Options,
 	if o.SourceDateEpoch, err = sourceDateEpoch(f.reproducible); err != nil {
 		return o, err
 	}
+	o.NoCache, o.NoCacheFilter, o.CacheTTL = f.noCache, f.noCacheFilter, f.cacheTTL
+	if o.Limits, err = f.limits(); err != nil {
+		return o, err
+	}
 	if o.Pull, err = store.ParsePullPolicy(f.pull); err != nil {
 		return o, fmt.Errorf("--pull: %w", err)
 	}
@@ -230,6 +265,39 @@ func keyValues(in []string, fromEnv bool) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// caches builds the shared build caches of --cache-from, --cache-to and --cache-repo.
+func (f *buildFlags) caches(progress io.Writer) ([]build.CacheSource, []build.CacheSink, error) {
+	from, to := f.cacheFrom, f.cacheTo
+	if f.cacheRepo != "" {
+		from, to = append(from, f.cacheRepo), append(to, f.cacheRepo)
+	}
+	var sources []build.CacheSource
+	var sinks []build.CacheSink
+	for i, list := range [][]string{from, to} {
+		for _, s := range list {
+			spec, err := cache.ParseSpec(s)
+			if err != nil {
+				return nil, nil, err
+			}
+			var c interface {
+				build.CacheSource
+				build.CacheSink
+			}
+			if spec.Type == "local" {
+				c = cache.NewLocal(spec.Dir)
+			} else {
+				c = cache.NewRegistry(spec.Ref, f.registry.options(progress))
+			}
+			if i == 0 {
+				sources = append(sources, c)
+			} else {
+				sinks = append(sinks, c)
+			}
+		}
+	}
+	return sources, sinks, nil
 }
 
 func buildPlatform(s string) (v1.Platform, error) {

@@ -33,7 +33,7 @@ func main() {
 		Version:       version,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", store.RootFromEnv(), "local image store (env DOCKYARD_ROOT)")
-	root.AddCommand(newBuildCmd(g), newImportCmd(g), newPushCmd(g), newLoginCmd(), newLogoutCmd())
+	root.AddCommand(newBuildCmd(g), newImportCmd(g), newPushCmd(g), newLoginCmd(), newLogoutCmd(), newPruneCmd(g), newFsckCmd(g))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)

@@ -25,7 +25,7 @@ import (
 // Options describe one build.
 type Options struct {
 	Store       *store.Store
-	Snapshotter snapshot.Snapshotter // nil: overlay under the store's scratch space
+	Snapshotter snapshot.Snapshotter // nil: snapshot.New's choice, under the store's scratch space
 
 	ContextDir     string
 	Dockerfile     []byte // its content
@@ -41,7 +41,18 @@ type Options struct {
 	Pull  store.PullPolicy // when FROM and COPY --from images come from a registry ("" is missing)
 	Fetch store.Fetcher    // pulls an image (pkg/push.Pull with the user's registry settings)
 
-	Network         run.NetworkMode // for RUN; "" is host, so package installs work
+	Network run.NetworkMode // for RUN; "" is host, so package installs work
+	Limits  run.Limits      // cgroup limits of every RUN (--memory, --pids-limit); zero: none
+	// Secrets are the values RUN --mount=type=secret shows, by id (builder build --secret).
+	Secrets map[string][]byte
+	// The build cache: every RUN, COPY, ADD and WORKDIR result is recorded under a key of
+	// everything it depends on, and a later step with the same key reuses it.
+	NoCache       bool          // run every step (results are still recorded)
+	NoCacheFilter []string      // stages whose steps always run
+	CacheTTL      time.Duration // entries older than this are misses (0: no limit)
+	CacheFrom     []CacheSource // shared caches consulted on a local miss
+	CacheTo       []CacheSink   // shared caches that receive this build's steps
+
 	Compression     layers.Compression
 	SourceDateEpoch *time.Time // reproducible: clamps every timestamp to it
 
@@ -65,6 +76,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer b.close()
+	release, err := opts.Store.Use()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	start := time.Now()
 	for _, ps := range b.plan.Stages {
 		if err := b.buildStage(ctx, ps); err != nil {
@@ -74,6 +90,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	final := b.stages[b.plan.Target]
 	img, err := final.image()
 	if err != nil {
+		return nil, err
+	}
+	if err := b.writeCache(ctx); err != nil {
 		return nil, err
 	}
 	v := b.progress.begin("exporting to image")
@@ -111,6 +130,7 @@ type builder struct {
 	step     int
 	epoch    *time.Time
 	files    *runFiles
+	cacheState
 }
 
 func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
@@ -151,7 +171,7 @@ func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
 		stages: map[*dockerfile.PlannedStage]*stage{}, epoch: opts.SourceDateEpoch,
 	}
 	if b.snap == nil {
-		if b.snap, err = snapshot.NewOverlay(filepath.Join(scratch, "roots")); err != nil {
+		if b.snap, err = snapshot.New(filepath.Join(scratch, "roots")); err != nil {
 			os.RemoveAll(scratch)
 			return nil, err
 		}
@@ -166,6 +186,11 @@ func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
 }
 
 func (b *builder) close() {
+	if b.hasher != nil {
+		if err := b.hasher.save(); err != nil {
+			b.progress.printf("WARNING: cannot save the build context index: %v\n", err)
+		}
+	}
 	os.RemoveAll(b.scratch)
 }
 

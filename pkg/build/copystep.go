@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -27,16 +26,18 @@ type copyParams struct {
 	unpack   bool
 	cmd      instructions.Command
 	unsolved []string // flags given that are not implemented yet
+
+	exclude    []string // --exclude
+	parents    bool     // COPY --parents
+	checksum   string   // ADD --checksum
+	unpackURL  bool     // ADD --unpack=true: extract downloaded archives too
+	keepGitDir bool     // ADD --keep-git-dir
+	extraKey   []string // what the flags and downloads add to the cache key
 }
 
 func (s *stage) copy(ctx context.Context, c *instructions.CopyCommand) error {
 	p := copyParams{name: "COPY", sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, link: c.Link, cmd: c}
-	if c.Parents {
-		p.unsolved = append(p.unsolved, "--parents")
-	}
-	if len(c.ExcludePatterns) > 0 {
-		p.unsolved = append(p.unsolved, "--exclude")
-	}
+	p.parents, p.exclude = c.Parents, c.ExcludePatterns
 	return s.copyInstruction(ctx, p)
 }
 
@@ -45,63 +46,40 @@ func (s *stage) add(ctx context.Context, c *instructions.AddCommand) error {
 	if c.Unpack != nil {
 		p.unpack = *c.Unpack
 	}
-	if len(c.ExcludePatterns) > 0 {
-		p.unsolved = append(p.unsolved, "--exclude")
-	}
-	if c.Checksum != "" {
-		p.unsolved = append(p.unsolved, "--checksum")
-	}
-	for _, src := range c.SourcePaths {
-		if isURL(src) {
-			p.unsolved = append(p.unsolved, "a URL source ("+src+")")
-		}
-	}
+	p.exclude, p.checksum = c.ExcludePatterns, c.Checksum
+	p.unpackURL = c.Unpack != nil && *c.Unpack
+	p.keepGitDir = c.KeepGitDir != nil && *c.KeepGitDir
 	return s.copyInstruction(ctx, p)
-}
-
-func isURL(s string) bool {
-	for _, prefix := range []string{"http://", "https://", "git@", "git://"} {
-		if strings.HasPrefix(s, prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *stage) copyInstruction(ctx context.Context, p copyParams) error {
 	label := s.label(cmdText(p.cmd))
 	v := s.b.progress.begin("%s", label)
-	err := s.copyStep(ctx, p)
-	if err != nil {
+	cached, err := s.copyStep(ctx, p)
+	switch {
+	case err != nil:
 		err = s.errorAt(p.cmd, fmt.Errorf("%s: %w", p.name, err))
 		v.fail(err)
 		return err
+	case cached:
+		v.cached()
+	default:
+		v.done()
 	}
-	v.done()
 	return nil
 }
 
-func (s *stage) copyStep(ctx context.Context, p copyParams) error {
+func (s *stage) copyStep(ctx context.Context, p copyParams) (cached bool, err error) {
 	if len(p.unsolved) > 0 {
-		return fmt.Errorf("%s is not supported yet", strings.Join(p.unsolved, ", "))
+		return false, fmt.Errorf("%s is not supported yet", strings.Join(p.unsolved, ", "))
 	}
-	var mode *os.FileMode
-	if p.chmod != "" {
-		m, err := strconv.ParseUint(p.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("invalid --chmod=%s: want an octal mode such as 0755", p.chmod)
-		}
-		fm := os.FileMode(m & 0o777)
-		for bit, flag := range map[uint64]os.FileMode{0o4000: os.ModeSetuid, 0o2000: os.ModeSetgid, 0o1000: os.ModeSticky} {
-			if m&bit != 0 {
-				fm |= flag
-			}
-		}
-		mode = &fm
+	chmod, err := parseChmodFlag(p.chmod)
+	if err != nil {
+		return false, err
 	}
 	src, release, err := s.copySource(ctx, p)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer release()
 	dest := p.sd.DestPath
@@ -111,23 +89,40 @@ func (s *stage) copyStep(ctx context.Context, p copyParams) error {
 	if d := p.sd.DestPath; d == "." || d == "" || strings.HasSuffix(d, "/") {
 		dest = strings.TrimSuffix(dest, "/") + "/"
 	}
-	createdBy := copyHistory(p)
+	remote, err := s.fetchRemote(ctx, p, dest)
+	if err != nil {
+		return false, err
+	}
+	defer remote.release()
+	createdBy := copyHistory(p) // with the URLs, which the copy below does not see
+	p.sd.SourcePaths = remote.local
+	p.extraKey = copyFlagsKey(p, remote)
 	lowers := s.dirs
 	if p.link {
 		// --link: the copy is made against an empty root, so its layer does not depend
 		// on the layers below it (BuildKit's MergeOp semantics).
 		lowers = nil
 	}
-	return s.fsStepOn(ctx, lowers, createdBy, nil, func(root string) error {
+	key, err := s.copyKey(p, dest, src)
+	if err != nil {
+		return false, err
+	}
+	return s.fsStepOn(ctx, lowers, key, createdBy, nil, func(root string) error {
 		owner, err := resolveOwner(root, p.chown)
 		if err != nil {
 			return fmt.Errorf("--chown=%s: %w", p.chown, err)
 		}
-		opts := copier.Options{Chown: owner, Mode: mode, Time: s.b.epoch, Unpack: p.unpack}
+		opts := copier.Options{Chown: owner, Chmod: chmod, Time: s.b.epoch, Unpack: p.unpack, Exclude: p.exclude, Parents: p.parents}
 		req := copier.Request{SrcRoot: src.root, Srcs: p.sd.SourcePaths, DstRoot: root, Dest: dest}
 		if src.context {
 			opts.Context = true
 			opts.Filter = ignoreFilter{s.b.ignore}
+		}
+		if err := remote.copyInto(ctx, root, dest, opts); err != nil {
+			return err
+		}
+		if len(req.Srcs) == 0 && len(p.sd.SourceContents) == 0 {
+			return nil
 		}
 		if len(p.sd.SourceContents) > 0 {
 			if err := s.copyHeredocs(ctx, p, root, dest, opts); err != nil {
@@ -177,6 +172,9 @@ func (s *stage) copyHeredocs(ctx context.Context, p copyParams, root, dest strin
 func copyHistory(p copyParams) string {
 	var b strings.Builder
 	b.WriteString(p.name)
+	if p.parents {
+		b.WriteString(" --parents")
+	}
 	if p.chown != "" {
 		b.WriteString(" --chown=" + p.chown)
 	}
@@ -197,6 +195,33 @@ func copyHistory(p copyParams) string {
 type copySourceRoot struct {
 	root    string
 	context bool
+	// identity names the source's content for the cache: a stage's or image's layers.
+	identity []string
+}
+
+// copyKey is the cache key of a COPY or ADD: the instruction and the content it reads
+// (context files hashed through the index, a stage or image by its layers).
+func (s *stage) copyKey(p copyParams, dest string, src copySourceRoot) (string, error) {
+	k := s.stepKey(p.name)
+	k.add(dest, p.chown, p.chmod, p.from, fmt.Sprint(p.link, p.unpack))
+	k.addList(p.sd.SourcePaths)
+	k.addList(p.extraKey)
+	for _, c := range p.sd.SourceContents {
+		k.add(c.Path, c.Data)
+	}
+	if !src.context {
+		k.addList(src.identity)
+		return k.sum(), nil
+	}
+	h, err := s.b.contextHasher().hashSources(p.sd.SourcePaths, copier.Options{Context: true, Filter: ignoreFilter{s.b.ignore}})
+	if errors.Is(err, copier.ErrNotFound) {
+		return "", nil // the copy itself reports it, with the right words
+	}
+	if err != nil {
+		return "", err
+	}
+	k.add(h)
+	return k.sum(), nil
 }
 
 // copySource resolves --from: the build context, a previous stage's root, or an image's.
@@ -205,9 +230,10 @@ func (s *stage) copySource(ctx context.Context, p copyParams) (copySourceRoot, f
 	if p.from == "" {
 		return copySourceRoot{root: s.b.opts.ContextDir, context: true}, func() {}, nil
 	}
-	var dirs []string
+	var dirs, identity []string
 	if ps := s.b.plan.CopyFrom(p.from); ps != nil {
 		dirs = s.b.stages[ps].dirs
+		identity = append([]string{"stage"}, diffIDStrings(s.b.stages[ps].cfg.RootFS.DiffIDs)...)
 	} else {
 		img, err := s.b.image(ctx, p.from)
 		if errors.Is(err, store.ErrNotFound) {
@@ -219,13 +245,18 @@ func (s *stage) copySource(ctx context.Context, p copyParams) (copySourceRoot, f
 		if dirs, err = s.b.store.LayerDirs(ctx, img); err != nil {
 			return copySourceRoot{}, nil, fmt.Errorf("--from=%s: %w", p.from, err)
 		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return copySourceRoot{}, nil, fmt.Errorf("--from=%s: %w", p.from, err)
+		}
+		identity = append([]string{"image"}, diffIDStrings(cfg.RootFS.DiffIDs)...)
 	}
 	m, err := s.b.snap.Prepare(ctx, dirs, nil)
 	if err != nil {
 		return copySourceRoot{}, nil, err
 	}
 	release := func() { s.b.snap.Release(context.WithoutCancel(ctx), m) }
-	return copySourceRoot{root: m.Root}, release, nil
+	return copySourceRoot{root: m.Root, identity: identity}, release, nil
 }
 
 // ignoreFilter adapts the .dockerignore matcher to the copier.
@@ -246,22 +277,32 @@ func (s *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) err
 	wd := workdirPath(s.cfg.Config.WorkingDir, c.Path)
 	s.cfg.Config.WorkingDir = wd
 	if wd == "/" {
-		s.history("WORKDIR /", false)
+		s.history("WORKDIR /")
 		v.done()
 		return nil
 	}
-	err := s.fsStep(ctx, "WORKDIR "+wd, nil, func(root string) error {
+	key := s.stepKey("WORKDIR")
+	key.add(wd, s.cfg.Config.User)
+	cached, err := s.fsStep(ctx, key.sum(), "WORKDIR "+wd, nil, func(root string) error {
 		owner, err := resolveOwner(root, s.cfg.Config.User)
 		if err != nil {
 			return fmt.Errorf("USER %s: %w", s.cfg.Config.User, err)
 		}
-		return copier.MkdirAll(root, wd, owner)
+		t := s.baseTime
+		if s.b.epoch != nil {
+			t = *s.b.epoch
+		}
+		return copier.MkdirAll(root, wd, owner, t)
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		err = s.errorAt(c, err)
 		v.fail(err)
 		return err
+	case cached:
+		v.cached()
+	default:
+		v.done()
 	}
-	v.done()
 	return nil
 }

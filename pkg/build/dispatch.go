@@ -46,7 +46,7 @@ func (s *stage) configOnly(cmd instructions.Command) error {
 			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
 			msg += " " + kv.String()
 		}
-		s.history(msg, false)
+		s.history(msg)
 	case *instructions.ArgCommand:
 		parts := make([]string, 0, len(c.Args))
 		for _, a := range c.Args {
@@ -56,7 +56,7 @@ func (s *stage) configOnly(cmd instructions.Command) error {
 			}
 			parts = append(parts, p)
 		}
-		s.history("ARG "+strings.Join(parts, " "), false)
+		s.history("ARG " + strings.Join(parts, " "))
 	case *instructions.LabelCommand:
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]string{}
@@ -66,10 +66,10 @@ func (s *stage) configOnly(cmd instructions.Command) error {
 			cfg.Labels[kv.Key] = kv.Value
 			msg += " " + kv.String()
 		}
-		s.history(msg, false)
+		s.history(msg)
 	case *instructions.MaintainerCommand:
 		s.cfg.Author = c.Maintainer
-		s.history("MAINTAINER "+c.Maintainer, false)
+		s.history("MAINTAINER " + c.Maintainer)
 	case *instructions.ExposeCommand:
 		ports, err := parseExposed(c.Ports)
 		if err != nil {
@@ -81,7 +81,7 @@ func (s *stage) configOnly(cmd instructions.Command) error {
 		for _, p := range ports {
 			cfg.ExposedPorts[p] = struct{}{}
 		}
-		s.history(fmt.Sprintf("EXPOSE %v", ports), false)
+		s.history(fmt.Sprintf("EXPOSE %v", ports))
 	case *instructions.VolumeCommand:
 		if cfg.Volumes == nil {
 			cfg.Volumes = map[string]struct{}{}
@@ -92,37 +92,37 @@ func (s *stage) configOnly(cmd instructions.Command) error {
 			}
 			cfg.Volumes[vol] = struct{}{}
 		}
-		s.history(fmt.Sprintf("VOLUME %v", c.Volumes), false)
+		s.history(fmt.Sprintf("VOLUME %v", c.Volumes))
 	case *instructions.UserCommand:
 		cfg.User = c.User
-		s.history("USER "+c.User, false)
+		s.history("USER " + c.User)
 	case *instructions.CmdCommand:
 		cfg.Cmd = dockerfile.WithShell(cfg.Shell, s.cfg.OS, c.CmdLine, c.PrependShell)
 		cfg.ArgsEscaped = true
 		s.cmdSet = true
-		s.history(fmt.Sprintf("CMD %q", cfg.Cmd), false)
+		s.history(fmt.Sprintf("CMD %q", cfg.Cmd))
 	case *instructions.EntrypointCommand:
 		cfg.Entrypoint = dockerfile.WithShell(cfg.Shell, s.cfg.OS, c.CmdLine, c.PrependShell)
 		if !s.cmdSet {
 			cfg.Cmd = nil // an inherited CMD was written for the old entrypoint
 		}
-		s.history(fmt.Sprintf("ENTRYPOINT %q", cfg.Entrypoint), false)
+		s.history(fmt.Sprintf("ENTRYPOINT %q", cfg.Entrypoint))
 	case *instructions.ShellCommand:
 		cfg.Shell = append([]string(nil), c.Shell...)
-		s.history(fmt.Sprintf("SHELL %v", c.Shell), false)
+		s.history(fmt.Sprintf("SHELL %v", c.Shell))
 	case *instructions.StopSignalCommand:
 		if err := checkSignal(c.Signal); err != nil {
 			return err
 		}
 		cfg.StopSignal = c.Signal
-		s.history("STOPSIGNAL "+c.Signal, false)
+		s.history("STOPSIGNAL " + c.Signal)
 	case *instructions.HealthCheckCommand:
 		h := c.Health
 		cfg.Healthcheck = &v1.HealthConfig{
 			Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
 			StartPeriod: h.StartPeriod, Retries: h.Retries,
 		}
-		s.history(fmt.Sprintf("HEALTHCHECK %+v", healthText(cfg.Healthcheck)), false)
+		s.history(fmt.Sprintf("HEALTHCHECK %+v", healthText(cfg.Healthcheck)))
 	case *instructions.OnbuildCommand:
 		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
 	default:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -49,6 +50,15 @@ func (s *stage) from(ctx context.Context) error {
 		s.cfg.Config.Env = append(s.cfg.Config.Env, dockerfile.DefaultPathEnv)
 	}
 	s.vars = ps.NewVars(s.cfg.Config.Env, fromVars)
+	if ps.BaseStage != nil {
+		s.lastTime = b.stages[ps.BaseStage].lastTime
+	} else {
+		s.lastTime = s.cfg.Created.Time
+	}
+	s.baseTime = s.lastTime
+	if s.baseTime.IsZero() {
+		s.baseTime = time.Unix(0, 0)
+	}
 	v.done()
 	return nil
 }

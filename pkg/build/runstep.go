@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -24,50 +25,67 @@ const buildHostname = "dockyard"
 func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	label := s.label(c.String())
 	v := s.b.progress.begin("%s", label)
-	err := s.runStep(ctx, c, v)
-	if err != nil {
+	cached, err := s.runStep(ctx, c, v)
+	switch {
+	case err != nil:
 		err = s.errorAt(c, fmt.Errorf("step %s: %w", stepName(label), err))
 		v.fail(err)
 		return err
+	case cached:
+		v.cached()
+	default:
+		v.done()
 	}
-	v.done()
 	return nil
 }
 
-func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vertex) error {
-	if mounts := instructions.GetMounts(c); len(mounts) > 0 {
-		return errors.New("RUN --mount is not supported yet")
-	}
+func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vertex) (cached bool, err error) {
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
-		return fmt.Errorf("RUN --security=%s is not supported", sec)
+		return false, fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
 	network, err := s.runNetwork(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	args, script, err := dockerfile.RunArgs(c, s.cfg.Config.Shell, s.cfg.OS)
 	if err != nil {
-		return err
+		return false, err
 	}
 	files, err := s.b.runFiles()
 	if err != nil {
-		return err
+		return false, err
 	}
+	rm, err := s.runMounts(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	defer rm.release()
 	mounts := []run.Mount{
 		{Source: files.hosts, Destination: "/etc/hosts", ReadOnly: true},
 		{Source: files.resolv, Destination: "/etc/resolv.conf", ReadOnly: true},
 		{Source: files.hostname, Destination: "/etc/hostname", ReadOnly: true},
 	}
+	mounts = append(mounts, rm.mounts...)
 	if script != nil {
 		p, err := s.b.writeScratch("script-", script.Data, 0o755)
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer os.Remove(p)
 		mounts = append(mounts, run.Mount{Source: p, Destination: script.Path, ReadOnly: true})
 	}
 	createdBy := "RUN " + strings.Join(append(argsPrefix(s.vars.Args()), args...), " ")
-	return s.fsStep(ctx, createdBy, snapshot.DefaultStubs, func(root string) error {
+	key := s.stepKey("RUN")
+	key.addList(args)
+	if script != nil {
+		key.add(script.Path, script.Data)
+	}
+	// What the process sees, but the proxy settings, which BuildKit keeps out of keys.
+	key.addList(s.vars.Env())
+	key.add(s.cfg.Config.User, s.cfg.Config.WorkingDir, string(network))
+	key.addList(rm.key)
+	stubs := append(slices.Clone(snapshot.DefaultStubs), rm.stubs...)
+	return s.fsStep(ctx, key.sum(), createdBy, stubs, func(root string) error {
 		id, err := s.b.containerID()
 		if err != nil {
 			return err
@@ -76,7 +94,7 @@ func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vert
 			ID:        id,
 			Root:      root,
 			Args:      args,
-			Env:       s.env(),
+			Env:       append(s.env(), rm.env...),
 			Cwd:       s.cfg.Config.WorkingDir,
 			User:      s.cfg.Config.User,
 			Hostname:  buildHostname,
@@ -84,6 +102,7 @@ func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vert
 			Network:   network,
 			Stdio:     run.Stdio{Stdout: v, Stderr: v},
 			StateRoot: filepath.Join(s.b.scratch, "containers"),
+			Limits:    s.b.opts.Limits,
 		})
 		v.flush()
 		switch {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -24,8 +25,15 @@ type stage struct {
 	layers []v1.Layer
 	dirs   []string // the layers' extracted dirs, top first; nil until a step needs them
 	cmdSet bool     // CMD given in this stage (ENTRYPOINT then keeps it)
-	index  int      // position of the current instruction, for "[stage 2/5]"
-	total  int
+	// lastTime is when the newest layer was made: config-only steps are recorded at it and
+	// the image is created at it, as BuildKit does, so a fully cached rebuild reproduces
+	// the image digest.
+	lastTime time.Time
+	// baseTime is when the stage's base was made: the mtime of directories WORKDIR
+	// creates, so their layer depends only on the base and the path.
+	baseTime time.Time
+	index    int // position of the current instruction, for "[stage 2/5]"
+	total    int
 }
 
 func (b *builder) buildStage(ctx context.Context, ps *dockerfile.PlannedStage) error {
@@ -83,18 +91,28 @@ func (s *stage) errorAt(cmd instructions.Command, err error) error {
 	return s.b.df.ErrorAt(line, err)
 }
 
-// history records an instruction in the image history.
-func (s *stage) history(createdBy string, layer bool) {
-	t := v1.Time{Time: s.b.now()}
+// history records a config-only instruction in the image history.
+func (s *stage) history(createdBy string) {
 	s.cfg.History = append(s.cfg.History, v1.History{
-		Created: t, CreatedBy: createdBy, Comment: historyComment, EmptyLayer: !layer,
+		Created: v1.Time{Time: s.stepTime()}, CreatedBy: createdBy, Comment: historyComment, EmptyLayer: true,
 	})
+}
+
+// stepTime is the time of a config-only step: the newest layer's, or the epoch.
+func (s *stage) stepTime() time.Time {
+	if s.b.epoch != nil {
+		return s.b.epoch.UTC()
+	}
+	if s.lastTime.IsZero() {
+		return s.b.now()
+	}
+	return s.lastTime
 }
 
 // image is the stage's result as an image.
 func (s *stage) image() (v1.Image, error) {
 	cfg := s.cfg.DeepCopy()
-	cfg.Created = v1.Time{Time: s.b.now()}
+	cfg.Created = v1.Time{Time: s.stepTime()}
 	for k, v := range s.b.opts.Labels {
 		if cfg.Config.Labels == nil {
 			cfg.Config.Labels = map[string]string{}
