@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,5 +312,83 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	assertNoLeftovers(t, e)
 	if recs := e.builder("build", "-q", "-t", "int:2", e.context(map[string]string{"Dockerfile": "FROM busybox\nRUN true\n"})); recs.code != 0 {
 		t.Errorf("the store is unusable after the interrupt:\n%s", recs)
+	}
+}
+
+func TestReproducibleBuilds(t *testing.T) {
+	e := newEnv(t)
+	files := map[string]string{"Dockerfile": "FROM busybox\nCOPY . /src/\nRUN echo built > /built && touch /x\nENV A=1\n", "f": "data"}
+	var digests []string
+	for i := 0; i < 2; i++ {
+		ctx := e.context(files) // fresh files each time: new mtimes, as a fresh checkout
+		idfile := filepath.Join(e.dir, "id")
+		cmd := exec.Command(filepath.Join(binDir, "builder"), "--root", e.root, "build", "--no-cache", "--iidfile", idfile,
+			"-t", "repro:1", "--output", "type=oci,dest="+filepath.Join(e.dir, "out.tar"), ctx)
+		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		digests = append(digests, readFile(t, idfile))
+		time.Sleep(1100 * time.Millisecond) // a different wall clock for the second build
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two SOURCE_DATE_EPOCH builds of the same inputs gave %s and %s", digests[0], digests[1])
+	}
+	cfg := e.config("repro:1")
+	if got := cfg.Created.Unix(); got != 1700000000 {
+		t.Errorf("created = %v, want the epoch", cfg.Created)
+	}
+}
+
+// Docker stops at 125 layers; overlay stacks up to 500, and the new mount API takes them
+// one at a time, so a long Dockerfile is no problem.
+func TestManyLayers(t *testing.T) {
+	e := newEnv(t)
+	var df strings.Builder
+	df.WriteString("FROM busybox\n")
+	for i := 0; i < 130; i++ {
+		fmt.Fprintf(&df, "RUN echo %d > /layer-%03d\n", i, i)
+	}
+	df.WriteString("RUN ls / | grep -c '^layer-' > /count\n")
+	e.must(e.build("many:1", df.String(), nil))
+	if got := readFile(t, filepath.Join(e.unpack("many:1"), "count")); got != "130\n" {
+		t.Errorf("the last step saw %q layer files, want 130", got)
+	}
+	if n := len(e.config("many:1").RootFS.DiffIDs); n != 132 {
+		t.Errorf("%d layers, want 132", n)
+	}
+}
+
+func TestAddExtractsLocalArchives(t *testing.T) {
+	e := newEnv(t)
+	src := e.context(map[string]string{"pkg/bin/tool": "TOOL", "pkg/README": "read me"})
+	archive := filepath.Join(e.dir, "pkg.tar.gz")
+	if out, err := exec.Command("tar", "-C", src, "-czf", archive, "pkg").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.must(e.build("add:1", "FROM busybox\nADD pkg.tar.gz /opt/\nCOPY pkg.tar.gz /copied/\n", map[string]string{"pkg.tar.gz": string(data)}))
+	root := e.unpack("add:1")
+	if got := readFile(t, filepath.Join(root, "opt/pkg/bin/tool")); got != "TOOL" {
+		t.Errorf("ADD did not extract the archive: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "copied/pkg.tar.gz")); err != nil {
+		t.Errorf("COPY must not extract: %v", err)
+	}
+}
+
+func TestRunNetworkNone(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.build("net:1", "FROM busybox\nRUN --network=none cat /proc/net/dev > /none\nRUN cat /proc/net/dev > /default\n", nil))
+	root := e.unpack("net:1")
+	none := readFile(t, filepath.Join(root, "none"))
+	if strings.Count(none, ":") != 1 || !strings.Contains(none, "lo:") {
+		t.Errorf("RUN --network=none sees interfaces other than lo:\n%s", none)
+	}
+	if def := readFile(t, filepath.Join(root, "default")); strings.Count(def, ":") < 2 {
+		t.Errorf("a default RUN (host network) sees only:\n%s", def)
 	}
 }

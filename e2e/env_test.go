@@ -25,9 +25,15 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireBinary(t, "busybox")
+	return newEnvFrom(t, testutil.BusyboxRootfs(t))
+}
+
+// newEnvFrom imports busybox from a given rootfs: envs made from one rootfs have the same
+// base layer, as machines pulling one base image do.
+func newEnvFrom(t *testing.T, rootfs string) *env {
+	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, root: filepath.Join(dir, "store"), dir: dir}
-	rootfs := testutil.BusyboxRootfs(t)
 	e.must(e.builder("import", "-c", `CMD ["sh"]`, rootfs, "busybox:latest"))
 	return e
 }

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		for _, b := range []string{"builder", "runner"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b), "./cmd/"+b)
+			cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, b), "./cmd/"+b)
 			cmd.Dir = ".."
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 			if err := cmd.Run(); err != nil {

@@ -143,3 +143,18 @@ func TestPushRetriesThroughFaults(t *testing.T) {
 		t.Errorf("the image is not in the registry after the retried push: %q", got)
 	}
 }
+
+func TestZstdLayers(t *testing.T) {
+	rootfs := testutil.BusyboxRootfs(t)
+	e := newEnvFrom(t, rootfs)
+	reg := registrytest.Start(t, registrytest.Options{})
+	ref := reg.Host + "/zstd/app:1"
+	e.must(e.build(ref, "FROM busybox\nRUN echo zstd > /z\n", nil, "--compression", "zstd", "--push"))
+	if raw := skopeoInspect(t, "--tls-verify=false", "--raw", "docker://"+ref); !strings.Contains(raw, "application/vnd.oci.image.layer.v1.tar+zstd") {
+		t.Errorf("--compression zstd pushed no zstd layer:\n%s", raw)
+	}
+	other := newEnvFrom(t, rootfs)
+	if r := other.must(other.build("child:1", "FROM "+ref+"\nRUN cat /z\n", nil)); !strings.Contains(r.stderr, "zstd") {
+		t.Errorf("a build on the pulled zstd image did not see its files:\n%s", r.stderr)
+	}
+}

@@ -24,6 +24,9 @@ type Fault struct {
 	Drop       bool  // close the connection without an answer, else answer Status
 	Status     int   // default 500
 	AfterBytes int64 // with Drop: read this much of the request body first (a cut upload)
+	// Hang holds the request unanswered until the client goes away: a stalled registry,
+	// for tests that interrupt a client in the middle of a transfer.
+	Hang bool
 }
 
 type faultState struct {
@@ -42,6 +45,7 @@ type FaultProxy struct {
 	faults   []*faultState
 	injected int
 	srv      *httptest.Server
+	stop     chan struct{} // ends hung requests
 }
 
 // NewFaultProxy starts a proxy to target ("127.0.0.1:PORT" or an http:// URL) for the
@@ -71,12 +75,14 @@ func NewFaultProxy(t testing.TB, target string, faults ...Fault) *FaultProxy {
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := p.match(r); f != nil {
-			inject(w, r, f)
+			inject(w, r, f, p.stop)
 			return
 		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.srv.Close)
+	p.stop = make(chan struct{})
+	t.Cleanup(func() { close(p.stop) }) // before Close, which waits for hung requests
 	p.URL = p.srv.URL
 	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
 	return p
@@ -100,7 +106,16 @@ func (p *FaultProxy) match(r *http.Request) *Fault {
 	return nil
 }
 
-func inject(w http.ResponseWriter, r *http.Request, f *Fault) {
+func inject(w http.ResponseWriter, r *http.Request, f *Fault, stop <-chan struct{}) {
+	if f.Hang {
+		// The server notices a client gone only once the request body is read.
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+		return
+	}
 	if !f.Drop {
 		status := f.Status
 		if status == 0 {
