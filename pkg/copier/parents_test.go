@@ -14,7 +14,7 @@ import (
 // The cases follow BuildKit's dockerfile_parents_test.go and exclude_patterns_test.go.
 func TestCopyParentsAndExclude(t *testing.T) {
 	testutil.RequireRoot(t)
-	requireLandlock(t)
+	testutil.RequireLandlock(t)
 	context := map[string]string{
 		"x/a.txt":      "XA",
 		"x/b.log":      "XB",
@@ -75,7 +75,7 @@ func TestCopyParentsAndExclude(t *testing.T) {
 			tree(t, ctxDir, context)
 			os.MkdirAll(root, 0o755)
 			var err error
-			cerr := confined(root, func() error {
+			cerr := testutil.Confined(root, func() error {
 				err = Copy(t.Context(), Request{SrcRoot: ctxDir, Srcs: tc.srcs, DstRoot: root, Dest: tc.dest},
 					Options{Context: true, Parents: tc.parents, Exclude: tc.exclude})
 				return nil

@@ -16,7 +16,7 @@ import (
 // its root. Run with: go test -fuzz=FuzzExtract -fuzztime=30s ./pkg/layers
 func FuzzExtract(f *testing.F) {
 	testutil.RequireRoot(f)
-	requireLandlock(f)
+	testutil.RequireLandlock(f)
 	seeds := [][]*tar.Header{
 		{reg("../x")},
 		{reg("a/../../x")},
@@ -44,7 +44,7 @@ func FuzzExtract(f *testing.F) {
 		if apply {
 			opts.Whiteouts = WhiteoutsApply
 		}
-		err := confined(j.parent, func() error {
+		err := testutil.Confined(j.parent, func() error {
 			return Extract(context.Background(), bytes.NewReader(data), j.root, opts)
 		})
 		if errors.Is(err, unix.EACCES) {

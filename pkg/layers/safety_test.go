@@ -68,7 +68,7 @@ func (j *jail) reset(t testing.TB) {
 
 func TestExtractStaysInRoot(t *testing.T) {
 	testutil.RequireRoot(t)
-	requireLandlock(t)
+	testutil.RequireLandlock(t)
 	apply := ExtractOptions{Whiteouts: WhiteoutsApply}
 	overlay := ExtractOptions{}
 	// S is replaced by the sentinel's absolute path in names and link targets.
@@ -130,7 +130,7 @@ func TestExtractStaysInRoot(t *testing.T) {
 				h.Linkname = strings.ReplaceAll(h.Linkname, S, j.sentinel)
 			}
 			in := tarOf(t, tc.hdrs, map[string]string{})
-			err := confined(j.parent, func() error { return extractBytes(t, in, j.root, tc.opts) })
+			err := testutil.Confined(j.parent, func() error { return extractBytes(t, in, j.root, tc.opts) })
 			j.check(t)
 			if errors.Is(err, unix.EACCES) {
 				t.Fatal(err)
