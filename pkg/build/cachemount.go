@@ -102,16 +102,7 @@ func (s *stage) ensureCacheDir(ctx context.Context, m *instructions.Mount, name 
 // fillCacheDir gives a new cache directory its owner and mode (uid, gid, mode: 0:0 0755
 // unless set) and its first content: from=, at source, when given.
 func (s *stage) fillCacheDir(ctx context.Context, m *instructions.Mount, dir string) error {
-	uid, gid, mode := 0, 0, uint32(0o755)
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
-	if m.Mode != nil {
-		mode = uint32(*m.Mode)
-	}
+	uid, gid, mode := mountOwner(m, 0o755)
 	if m.From != "" {
 		view := &runMounts{}
 		defer view.release()
@@ -148,4 +139,19 @@ func flock(file string, how int) (func(), error) {
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// mountOwner is a --mount's uid, gid and mode options, 0:0 and def when unset.
+func mountOwner(m *instructions.Mount, def uint32) (uid, gid int, mode uint32) {
+	mode = def
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	if m.Mode != nil {
+		mode = uint32(*m.Mode)
+	}
+	return uid, gid, mode
 }

@@ -56,17 +56,10 @@ func (s *stage) copyInstruction(ctx context.Context, p copyParams) error {
 	label := s.label(cmdText(p.cmd))
 	v := s.b.progress.begin("%s", label)
 	cached, err := s.copyStep(ctx, p)
-	switch {
-	case err != nil:
+	if err != nil {
 		err = s.errorAt(p.cmd, fmt.Errorf("%s: %w", p.name, err))
-		v.fail(err)
-		return err
-	case cached:
-		v.cached()
-	default:
-		v.done()
 	}
-	return nil
+	return v.end(cached, err)
 }
 
 func (s *stage) copyStep(ctx context.Context, p copyParams) (cached bool, err error) {
@@ -294,15 +287,8 @@ func (s *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) err
 		}
 		return copier.MkdirAll(root, wd, owner, t)
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		err = s.errorAt(c, err)
-		v.fail(err)
-		return err
-	case cached:
-		v.cached()
-	default:
-		v.done()
 	}
-	return nil
+	return v.end(cached, err)
 }

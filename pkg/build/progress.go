@@ -97,3 +97,17 @@ func (v *vertex) fail(err error) {
 	v.flush()
 	v.p.printf("#%d ERROR: %v\n", v.id, err)
 }
+
+// end closes the vertex of a step that may have been served from the cache; a failure
+// is returned as it is, already printed.
+func (v *vertex) end(cached bool, err error) error {
+	switch {
+	case err != nil:
+		v.fail(err)
+	case cached:
+		v.cached()
+	default:
+		v.done()
+	}
+	return err
+}

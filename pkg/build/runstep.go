@@ -26,17 +26,10 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	label := s.label(c.String())
 	v := s.b.progress.begin("%s", label)
 	cached, err := s.runStep(ctx, c, v)
-	switch {
-	case err != nil:
+	if err != nil {
 		err = s.errorAt(c, fmt.Errorf("step %s: %w", stepName(label), err))
-		v.fail(err)
-		return err
-	case cached:
-		v.cached()
-	default:
-		v.done()
 	}
-	return nil
+	return v.end(cached, err)
 }
 
 func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vertex) (cached bool, err error) {

@@ -67,16 +67,7 @@ func (s *stage) secretMount(r *runMounts, m *instructions.Mount) error {
 
 // secretFile writes a secret to a private scratch file, removed when the step ends.
 func (s *stage) secretFile(r *runMounts, value []byte, m *instructions.Mount) (string, error) {
-	uid, gid, mode := 0, 0, uint32(0o400)
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
-	if m.Mode != nil {
-		mode = uint32(*m.Mode)
-	}
+	uid, gid, mode := mountOwner(m, 0o400)
 	f, err := os.CreateTemp(s.b.scratch, "secret-")
 	if err != nil {
 		return "", err

@@ -218,21 +218,11 @@ func (s *Store) fsckLayerDirs(r *FsckReport) error {
 // fsckLeftovers looks for what a killed process leaves: scratch sessions nobody holds
 // (Recover removes them) and the temp files of atomic writes.
 func (s *Store) fsckLeftovers(r *FsckReport) error {
-	entries, err := os.ReadDir(s.tmpDir())
+	err := s.deadSessions(func(dir string) {
+		r.problem("scratch dir of a dead process: %s (the next builder or runner start removes it)", dir)
+	})
 	if err != nil {
 		return fmt.Errorf("fsck: read %s: %w", s.tmpDir(), err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sess-") {
-			continue
-		}
-		dir := filepath.Join(s.tmpDir(), e.Name())
-		l, err := lockFile(dir+".lock", true, false)
-		if err != nil {
-			continue // its process is alive
-		}
-		l.unlock()
-		r.problem("scratch dir of a dead process: %s (the next builder or runner start removes it)", dir)
 	}
 	for _, dir := range []string{s.ociDir(), s.root} {
 		temps, _ := filepath.Glob(filepath.Join(dir, ".*-*"))

@@ -70,15 +70,13 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Recover removes the sessions of processes that died without cleaning up. cleanup runs
-// first on each such directory, for what only a caller knows how to undo (containers
-// whose state lives there); mounts under it are detached here.
-func (s *Store) Recover(cleanup func(dir string) error) error {
+// deadSessions calls fn for each session whose process died, holding its lock (so that no
+// other process takes it meanwhile).
+func (s *Store) deadSessions(fn func(dir string)) error {
 	entries, err := os.ReadDir(s.tmpDir())
 	if err != nil {
-		return fmt.Errorf("recover store: %w", err)
+		return err
 	}
-	var errs []error
 	for _, e := range entries {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sess-") {
 			continue
@@ -88,6 +86,18 @@ func (s *Store) Recover(cleanup func(dir string) error) error {
 		if err != nil {
 			continue // its process is alive
 		}
+		fn(dir)
+		l.unlock()
+	}
+	return nil
+}
+
+// Recover removes the sessions of processes that died without cleaning up. cleanup runs
+// first on each such directory, for what only a caller knows how to undo (containers
+// whose state lives there); mounts under it are detached here.
+func (s *Store) Recover(cleanup func(dir string) error) error {
+	var errs []error
+	err := s.deadSessions(func(dir string) {
 		if cleanup != nil {
 			if err := cleanup(dir); err != nil {
 				errs = append(errs, err)
@@ -98,7 +108,9 @@ func (s *Store) Recover(cleanup func(dir string) error) error {
 		} else {
 			os.Remove(dir + ".lock")
 		}
-		l.unlock()
+	})
+	if err != nil {
+		return fmt.Errorf("recover store: %w", err)
 	}
 	return errors.Join(errs...)
 }
