@@ -118,8 +118,11 @@ RUN ls -ln / | grep ' work$' > /tmp/work-owner
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 33 || st.Gid != 33 {
 		t.Errorf("a file touched as www-data is owned by %d:%d", st.Uid, st.Gid)
 	}
-	if strings.Contains(readFile(t, filepath.Join(root, "tmp/hosts")), "::1") == false {
-		t.Errorf("RUN saw no generated /etc/hosts")
+	// The host's /etc/hosts, and the step's own name.
+	hosts := readFile(t, filepath.Join(root, "tmp/hosts"))
+	hostHosts, _ := os.ReadFile("/etc/hosts")
+	if !strings.HasPrefix(hosts, string(hostHosts)) || !strings.Contains(hosts, "127.0.0.1\tlocalhost dockyard") {
+		t.Errorf("RUN's /etc/hosts:\n%s\nwant the host's then the step's name", hosts)
 	}
 	// The mount targets of RUN (/etc/hosts, /etc/resolv.conf, /etc/hostname) are never
 	// left in the image.

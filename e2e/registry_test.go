@@ -158,3 +158,19 @@ func TestZstdLayers(t *testing.T) {
 		t.Errorf("a build on the pulled zstd image did not see its files:\n%s", r.stderr)
 	}
 }
+
+// The seed's flow: push from one machine, runner pull on another, run it.
+func TestRunnerPullAndRun(t *testing.T) {
+	e := newEnv(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	ref := reg.Host + "/demo/hello:1"
+	e.must(e.build(ref, "FROM busybox\nRUN echo pulled-and-ran > /msg\nCMD [\"cat\", \"/msg\"]\n", nil, "--push"))
+	r := newRunnerEnv(t)
+	r.mustRun("pull", ref)
+	if out := r.mustRun("images"); !strings.Contains(out, reg.Host+"/demo/hello") {
+		t.Errorf("runner images after pull:\n%s", out)
+	}
+	if out := r.mustRun("run", "--rm", ref); out != "pulled-and-ran\n" {
+		t.Errorf("runner run printed %q", out)
+	}
+}

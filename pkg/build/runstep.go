@@ -153,8 +153,17 @@ func (b *builder) runFiles() (*runFiles, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read /etc/resolv.conf: %w", err)
 	}
+	// The host's names, as a RUN on the host network resolves them, plus the step's own.
+	hostsFile, err := os.ReadFile("/etc/hosts")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read /etc/hosts: %w", err)
+	}
 	f := &runFiles{}
-	hosts := "127.0.0.1\tlocalhost " + buildHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	hosts := string(hostsFile)
+	if hosts != "" && !strings.HasSuffix(hosts, "\n") {
+		hosts += "\n"
+	}
+	hosts += "127.0.0.1\tlocalhost " + buildHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	for _, x := range []struct {
 		dst  *string
 		data string
