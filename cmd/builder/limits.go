@@ -46,7 +46,7 @@ func (f *buildFlags) openSnapshotter(s *store.Store) (snapshot.Snapshotter, erro
 	if err != nil {
 		return nil, err
 	}
-	sn, err := snapshot.Open(f.snapshotter, filepath.Join(se.Dir, "roots"))
+	sn, err := snapshot.Open(f.snapshotter, filepath.Join(se.Dir, "roots"), s.LayerFormat())
 	if err != nil {
 		return nil, fmt.Errorf("--snapshotter: %w", err)
 	}

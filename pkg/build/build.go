@@ -171,10 +171,13 @@ func newBuilder(ctx context.Context, opts *Options) (*builder, error) {
 		stages: map[*dockerfile.PlannedStage]*stage{}, epoch: opts.SourceDateEpoch,
 	}
 	if b.snap == nil {
-		if b.snap, err = snapshot.New(filepath.Join(scratch, "roots")); err != nil {
+		if b.snap, err = snapshot.New(filepath.Join(scratch, "roots"), opts.Store.LayerFormat()); err != nil {
 			os.RemoveAll(scratch)
 			return nil, err
 		}
+	} else if f, ok := b.snap.(interface{ Format() layers.DirFormat }); ok && f.Format() != opts.Store.LayerFormat() {
+		os.RemoveAll(scratch)
+		return nil, fmt.Errorf("build: the snapshotter stacks %s layer dirs, the store keeps %s ones", f.Format(), opts.Store.LayerFormat())
 	}
 	for _, ps := range plan.Stages {
 		b.steps += 1 + len(ps.Commands)

@@ -121,7 +121,7 @@ func importLayer(ctx context.Context, opts ImportOptions) (*store.Layer, error) 
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := layers.Extract(ctx, tr, dir, layers.ExtractOptions{Whiteouts: layers.WhiteoutsOverlay}); err != nil {
+	if err := layers.Extract(ctx, tr, dir, layers.ExtractOptions{Whiteouts: opts.Store.LayerFormat().Whiteouts()}); err != nil {
 		return nil, fmt.Errorf("import %s: %w", opts.Source, err)
 	}
 	return opts.Store.WriteLayerDir(ctx, dir, wopts)

@@ -28,6 +28,11 @@ const (
 	// WhiteoutsKeep extracts whiteout entries as the plain files they are in the tar: an
 	// archive that ADD unpacks is not a layer (docker's Untar does the same).
 	WhiteoutsKeep
+	// WhiteoutsFiles keeps deletions as a DirOCI layer dir holds them: .wh.x becomes an
+	// empty file .wh.x (mode 0, owned by root) and x goes, .wh..wh..opq an empty file of
+	// that name. A later entry x removes the marker .wh.x, as it replaces an overlay
+	// whiteout device, and a directory named .wh.* is refused: it would read as a marker.
+	WhiteoutsFiles
 )
 
 // ExtractOptions controls Extract.
@@ -59,8 +64,11 @@ func Extract(ctx context.Context, r io.Reader, root string, opts ExtractOptions)
 	}
 	defer ir.close()
 	x := &extractor{root: ir, opts: opts, buf: make([]byte, 256<<10)}
-	if opts.Whiteouts == WhiteoutsApply {
+	switch opts.Whiteouts {
+	case WhiteoutsApply:
 		x.unpacked = map[string]bool{}
+	case WhiteoutsFiles:
+		x.markers = map[string]bool{}
 	}
 	if err := x.run(ctx, r); err != nil {
 		return err
@@ -75,6 +83,7 @@ type extractor struct {
 	root     *inRoot
 	opts     ExtractOptions
 	unpacked map[string]bool // WhiteoutsApply: paths this layer wrote, with their parents
+	markers  map[string]bool // WhiteoutsFiles: the .wh.<name> files made, by relative path
 	dirTimes []dirTime
 	buf      []byte
 }
@@ -164,6 +173,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return errors.New("sparse tar entries are not supported")
 	}
 	dir, base := splitRel(rel)
+	if x.markers != nil && hasMarkerDir(dir) {
+		return errMarkerDir
+	}
 	if strings.HasPrefix(base, whiteoutPrefix) && x.opts.Whiteouts != WhiteoutsKeep {
 		return x.whiteout(hdr, dir, base)
 	}
@@ -182,6 +194,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return fmt.Errorf("parent dir: %w", err)
 	}
 	defer unix.Close(pfd)
+	if err := x.dropMarker(pfd, dir, base); err != nil {
+		return err
+	}
 	return x.create(hdr, pfd, rel, base, r)
 }
 
@@ -285,6 +300,9 @@ func (x *extractor) hardlink(hdr *tar.Header, pfd int, rel, base string) error {
 		return fmt.Errorf("hard link target %q: not a file of the archive", hdr.Linkname)
 	}
 	tdir, tbase := splitRel(trel)
+	if x.markers != nil && strings.HasPrefix(tbase, whiteoutPrefix) {
+		return fmt.Errorf("hard link target %q: a whiteout, not a file of the archive", hdr.Linkname)
+	}
 	tfd, err := x.root.openDir(tdir, false)
 	if err != nil {
 		return fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)

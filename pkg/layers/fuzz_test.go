@@ -38,19 +38,22 @@ func FuzzExtract(f *testing.F) {
 		f.Add(in, true)
 	}
 	j := newJailIn(f, fastTempDir(f)) // one per process; each input gets a fresh root
+	// apply flattens; otherwise each input is extracted as a layer dir of both formats.
 	f.Fuzz(func(t *testing.T, data []byte, apply bool) {
-		j.reset(t)
-		opts := ExtractOptions{}
+		modes := []WhiteoutMode{WhiteoutsOverlay, WhiteoutsFiles}
 		if apply {
-			opts.Whiteouts = WhiteoutsApply
+			modes = []WhiteoutMode{WhiteoutsApply}
 		}
-		err := testutil.Confined(j.parent, func() error {
-			return Extract(context.Background(), bytes.NewReader(data), j.root, opts)
-		})
-		if errors.Is(err, unix.EACCES) {
-			t.Fatal(err)
+		for _, mode := range modes {
+			j.reset(t)
+			err := testutil.Confined(j.parent, func() error {
+				return Extract(context.Background(), bytes.NewReader(data), j.root, ExtractOptions{Whiteouts: mode})
+			})
+			if errors.Is(err, unix.EACCES) {
+				t.Fatal(err)
+			}
+			j.check(t)
 		}
-		j.check(t)
 	})
 }
 

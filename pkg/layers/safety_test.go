@@ -71,6 +71,7 @@ func TestExtractStaysInRoot(t *testing.T) {
 	testutil.RequireLandlock(t)
 	apply := ExtractOptions{Whiteouts: WhiteoutsApply}
 	overlay := ExtractOptions{}
+	files := ExtractOptions{Whiteouts: WhiteoutsFiles}
 	// S is replaced by the sentinel's absolute path in names and link targets.
 	const S = "@S"
 	tests := []struct {
@@ -121,6 +122,16 @@ func TestExtractStaysInRoot(t *testing.T) {
 			wantErr: `"s/.wh.passwd"`},
 		{name: "overlay opaque through a symlink", opts: overlay, hdrs: []*tar.Header{dirH("sentinel/"), symH("s", "../sentinel"), reg("s/.wh..wh..opq")},
 			inside: opaqueDir("sentinel")},
+		{name: "oci whiteout of dotdot", opts: files, hdrs: []*tar.Header{reg(".wh...")}, wantErr: `".wh..."`},
+		{name: "oci whiteout through a symlink", opts: files, hdrs: []*tar.Header{dirH(S + "/"), symH("s", S), reg("s/.wh.passwd")},
+			inside: exists(S + "/.wh.passwd")},
+		{name: "oci whiteout through a dangling symlink", opts: files, hdrs: []*tar.Header{symH("s", S), reg("s/.wh.passwd")},
+			wantErr: `"s/.wh.passwd"`},
+		{name: "oci opaque through a dotdot symlink", opts: files, hdrs: []*tar.Header{dirH("sentinel/"), symH("s", "../sentinel"), reg("s/.wh..wh..opq")},
+			inside: exists("sentinel/.wh..wh..opq")},
+		{name: "oci whiteout of a symlink to outside", opts: files, hdrs: []*tar.Header{symH("x", S+"/passwd"), reg(".wh.x")},
+			inside: exists(".wh.x")},
+		{name: "oci hard link to a marker", opts: files, hdrs: []*tar.Header{reg(".wh.x"), linkH("h", ".wh.x")}, wantErr: `"h"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

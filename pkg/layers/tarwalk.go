@@ -30,22 +30,24 @@ type inodeKey struct{ dev, ino uint64 }
 
 // tarWalker writes one layer directory as a tar; one per WriteTar call.
 type tarWalker struct {
-	ctx   context.Context
-	root  string
-	tw    *tar.Writer
-	epoch *time.Time
-	links map[inodeKey]string // first tar name of each multiply-linked regular file
-	buf   []byte
+	ctx    context.Context
+	root   string
+	tw     *tar.Writer
+	epoch  *time.Time
+	format DirFormat
+	links  map[inodeKey]string // first tar name of each multiply-linked regular file
+	buf    []byte
 }
 
-func newTarWalker(ctx context.Context, root string, w io.Writer, epoch *time.Time) *tarWalker {
+func newTarWalker(ctx context.Context, root string, w io.Writer, opts WriteOptions) *tarWalker {
 	return &tarWalker{
-		ctx:   ctx,
-		root:  root,
-		tw:    tar.NewWriter(w),
-		epoch: epoch,
-		links: map[inodeKey]string{},
-		buf:   make([]byte, 1<<20),
+		ctx:    ctx,
+		root:   root,
+		tw:     tar.NewWriter(w),
+		epoch:  opts.SourceDateEpoch,
+		format: opts.Format,
+		links:  map[inodeKey]string{},
+		buf:    make([]byte, 1<<20),
 	}
 }
 
@@ -73,7 +75,9 @@ type child struct {
 
 // walkDir emits the entries inside abs (whose tar name is rel, "" for the root): the opaque
 // marker, then whiteouts, then the other children by name, each dir followed by its
-// contents. The dir's own header has already been written by the caller.
+// contents. The dir's own header has already been written by the caller. In a DirOCI dir
+// every name starting with ".wh." is a marker: whatever the file, only the whiteout header
+// is written, so both formats give the same bytes.
 func (t *tarWalker) walkDir(abs, rel string, opaque bool) error {
 	names, err := readDirNames(abs)
 	if err != nil {
@@ -82,6 +86,17 @@ func (t *tarWalker) walkDir(abs, rel string, opaque bool) error {
 	var whiteouts []string
 	var children []child
 	for _, name := range names {
+		if t.format == DirOCI && strings.HasPrefix(name, whiteoutPrefix) {
+			switch target := name[len(whiteoutPrefix):]; {
+			case name == whiteoutOpaque:
+				// As with the overlay xattr, the root's own marker is not written: a
+				// layer's "/" hides nothing.
+				opaque = opaque || rel != ""
+			case target != "" && !strings.HasPrefix(name, whiteoutMeta):
+				whiteouts = append(whiteouts, target)
+			}
+			continue
+		}
 		c := child{name: name}
 		if err := unix.Lstat(filepath.Join(abs, name), &c.st); err != nil {
 			return fmt.Errorf("stat %s: %w", filepath.Join(abs, name), err)
@@ -91,6 +106,9 @@ func (t *tarWalker) walkDir(abs, rel string, opaque bool) error {
 			continue
 		}
 		children = append(children, c)
+	}
+	if t.format == DirOCI {
+		slices.Sort(whiteouts) // marker files and any 0/0 devices, in one order
 	}
 	if opaque {
 		if err := t.writeWhiteout(rel + whiteoutOpaque); err != nil {

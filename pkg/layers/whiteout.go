@@ -14,8 +14,11 @@ import (
 // whiteout handles an entry whose base name starts with ".wh." in directory dir.
 func (x *extractor) whiteout(hdr *tar.Header, dir, base string) error {
 	if base == whiteoutOpaque {
-		if x.opts.Whiteouts == WhiteoutsApply {
+		switch x.opts.Whiteouts {
+		case WhiteoutsApply:
 			return x.clearLower(dir)
+		case WhiteoutsFiles:
+			return x.fileWhiteout(hdr, dir, "")
 		}
 		return x.markOpaque(dir)
 	}
@@ -26,10 +29,71 @@ func (x *extractor) whiteout(hdr *tar.Header, dir, base string) error {
 	if name == "" || name == "." || name == ".." {
 		return fmt.Errorf("invalid whiteout name %q", base)
 	}
-	if x.opts.Whiteouts == WhiteoutsApply {
+	switch x.opts.Whiteouts {
+	case WhiteoutsApply:
 		return x.applyWhiteout(dir, name)
+	case WhiteoutsFiles:
+		return x.fileWhiteout(hdr, dir, name)
 	}
 	return x.overlayWhiteout(hdr, dir, name)
+}
+
+// fileWhiteout records the deletion of dir/name (name "": dir's opaque marker) as a DirOCI
+// layer dir does: name goes, and an empty marker file takes the whiteout's own name.
+func (x *extractor) fileWhiteout(hdr *tar.Header, dir, name string) error {
+	pfd, err := x.root.openDir(dir, true)
+	if err != nil {
+		return fmt.Errorf("parent dir: %w", err)
+	}
+	defer unix.Close(pfd)
+	marker := whiteoutOpaque
+	if name != "" {
+		marker = whiteoutPrefix + name
+		if err := removeAllAt(pfd, name); err != nil {
+			return fmt.Errorf("replace existing: %w", err)
+		}
+	}
+	if err := removeAllAt(pfd, marker); err != nil {
+		return fmt.Errorf("replace existing: %w", err)
+	}
+	// mknod makes a regular file too, with no open fd to leak and no umask to undo.
+	if err := unix.Mknodat(pfd, marker, unix.S_IFREG, 0); err != nil {
+		return fmt.Errorf("create whiteout file: %w", err)
+	}
+	t := target{dirfd: pfd, name: marker}
+	if !x.opts.NoChown {
+		if err := t.chown(-1, 0, 0); err != nil {
+			return fmt.Errorf("chown whiteout: %w", err)
+		}
+	}
+	if name != "" {
+		x.markers[path.Join(dir, marker)] = true
+	}
+	return t.setMtime(hdr.ModTime)
+}
+
+var errMarkerDir = errors.New("a directory named .wh.* cannot be kept in a layer dir of the oci format (it would read as a whiteout)")
+
+// hasMarkerDir reports whether a component of the relative dir path starts with ".wh.".
+func hasMarkerDir(dir string) bool {
+	return strings.HasPrefix(dir, whiteoutPrefix) || strings.Contains(dir, "/"+whiteoutPrefix)
+}
+
+// dropMarker removes the whiteout file of dir/base this extraction made, before an entry
+// of that name replaces it (one layer dir never holds both).
+func (x *extractor) dropMarker(pfd int, dir, base string) error {
+	if len(x.markers) == 0 {
+		return nil
+	}
+	rel := path.Join(dir, whiteoutPrefix+base)
+	if !x.markers[rel] {
+		return nil
+	}
+	delete(x.markers, rel)
+	if err := removeAllAt(pfd, whiteoutPrefix+base); err != nil {
+		return fmt.Errorf("replace whiteout: %w", err)
+	}
+	return nil
 }
 
 // overlayWhiteout records the deletion the way overlayfs does: a char device 0/0.

@@ -1,10 +1,13 @@
 // Package layers turns layer directories into OCI layer blobs and back.
 //
-// A layer directory has the format of a kernel overlayfs upper dir (mounted with
-// redirect_dir=off, metacopy=off, index=off): a deleted path is a character device 0/0 and a
-// directory hiding its lower contents carries trusted.overlay.opaque=y. WriteTar and
-// WriteLayer convert that into OCI whiteouts (.wh.<name>, .wh..wh..opq); Extract converts
-// them back, or applies them when flattening several layers into one root filesystem.
+// A layer directory has, by default, the format of a kernel overlayfs upper dir (mounted
+// with redirect_dir=off, metacopy=off, index=off): a deleted path is a character device 0/0
+// and a directory hiding its lower contents carries trusted.overlay.opaque=y. Where a
+// filesystem cannot hold those (overlayfs itself), a layer dir has the DirOCI format
+// instead, the tar's own marker files. WriteTar and WriteLayer convert either into OCI
+// whiteouts (.wh.<name>, .wh..wh..opq), the same bytes for the same layer; Extract
+// converts them back, or applies them when flattening several layers into one root
+// filesystem.
 //
 // The package is Linux-only (openat2, xattrs, mknod) and never prints.
 package layers
@@ -31,6 +34,8 @@ type WriteOptions struct {
 	Level int
 	// SourceDateEpoch, when set, clamps every mtime later than it (reproducible builds).
 	SourceDateEpoch *time.Time
+	// Format is how the layer dir records deletions (DirOverlay unless set).
+	Format DirFormat
 }
 
 // Descriptor identifies a written layer blob.
@@ -88,7 +93,7 @@ func WriteTar(ctx context.Context, dir string, w io.Writer, opts WriteOptions) e
 	// Tar headers are 512-byte writes; buffering spares the compressor and hashes the
 	// per-call overhead.
 	bw := bufio.NewWriterSize(w, 256<<10)
-	tw := newTarWalker(ctx, dir, bw, opts.SourceDateEpoch)
+	tw := newTarWalker(ctx, dir, bw, opts)
 	if err := tw.run(); err != nil {
 		return err
 	}

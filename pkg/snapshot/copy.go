@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dockyard/dockyard/pkg/layers"
 )
 
 // Copy is the snapshotter for machines where overlayfs cannot be mounted. Prepare merges
@@ -17,13 +19,16 @@ import (
 // copied, and nothing ever writes to it), then copies that tree into the root. Commit is
 // a double walk of the root against the base that writes the diff in exactly the form
 // the overlay snapshotter leaves in its upper dir: changed entries with every parent
-// directory, whiteouts as 0/0 character devices, replaced directories opaque.
+// directory, whiteouts as 0/0 character devices, replaced directories opaque. With layer
+// dirs in the layers.DirOCI format (a store on overlayfs) it reads and writes whiteouts
+// as marker files instead; the layers written from the diffs are the same bytes.
 //
 // What changed is told by ctime, which no process can set: Prepare ends with a fence
 // time, and an entry whose ctime is past it was written, chmod'ed, chown'ed, touched or
 // linked afterwards, which is exactly when overlayfs would have copied it up.
 type Copy struct {
-	work string
+	work   string
+	format layers.DirFormat
 }
 
 // copyRoot is what Commit needs to know about a root Copy prepared.
@@ -33,14 +38,18 @@ type copyRoot struct {
 	dirs  map[string]uint64 // inode of each directory of Root at the fence, by relative path
 }
 
-// NewCopy returns a copy snapshotter keeping its roots under work, which must be on the
-// same filesystem as the layer dirs for hard links to work (it copies where they fail).
-func NewCopy(work string) (*Copy, error) {
+// NewCopy returns a copy snapshotter for layer dirs of this format, keeping its roots
+// under work, which must be on the same filesystem as the layer dirs for hard links to
+// work (it copies where they fail).
+func NewCopy(work string, format layers.DirFormat) (*Copy, error) {
 	if err := os.MkdirAll(work, 0o700); err != nil {
 		return nil, fmt.Errorf("copy snapshotter: %w", err)
 	}
-	return &Copy{work: work}, nil
+	return &Copy{work: work, format: format}, nil
 }
+
+// Format is the layer dir format the snapshotter reads and writes.
+func (c *Copy) Format() layers.DirFormat { return c.format }
 
 func (c *Copy) String() string { return KindCopy }
 
@@ -62,7 +71,7 @@ func (c *Copy) Prepare(ctx context.Context, lowers []string, stubs []Stub) (_ *M
 	}
 	lowers = topmostOnce(lowers)
 	for i := len(lowers) - 1; i >= 0; i-- {
-		if err := mergeDir(ctx, lowers[i], cr.base); err != nil {
+		if err := c.mergeDir(ctx, lowers[i], cr.base); err != nil {
 			return nil, fmt.Errorf("prepare root: merge layer %s: %w", lowers[i], err)
 		}
 	}
@@ -96,7 +105,7 @@ func (c *Copy) Release(ctx context.Context, m *Mount) error {
 // mergeDir applies the layer dir src onto the tree dst, as overlayfs shows a layer over
 // those below it: whiteouts delete, opaque directories hide what was there, a directory
 // takes its attributes from the topmost layer holding it.
-func mergeDir(ctx context.Context, src, dst string) error {
+func (c *Copy) mergeDir(ctx context.Context, src, dst string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -105,6 +114,14 @@ func mergeDir(ctx context.Context, src, dst string) error {
 		return err
 	}
 	for _, name := range names {
+		if c.format == layers.DirOCI {
+			if hidden, ok := markerTarget(name); ok {
+				if err := removeHidden(dst, hidden); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		s, d := filepath.Join(src, name), filepath.Join(dst, name)
 		var st unix.Stat_t
 		if err := unix.Lstat(s, &st); err != nil {
@@ -125,19 +142,27 @@ func mergeDir(ctx context.Context, src, dst string) error {
 			}
 			continue
 		}
-		if err := mergeSubdir(ctx, s, d, &st); err != nil {
+		if err := c.mergeSubdir(ctx, s, d, &st); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func mergeSubdir(ctx context.Context, s, d string, st *unix.Stat_t) error {
+// removeHidden deletes what a DirOCI marker hides in dst ("" hides nothing by name).
+func removeHidden(dst, hidden string) error {
+	if hidden == "" {
+		return nil
+	}
+	return os.RemoveAll(filepath.Join(dst, hidden))
+}
+
+func (c *Copy) mergeSubdir(ctx context.Context, s, d string, st *unix.Stat_t) error {
 	var dst unix.Stat_t
 	err := unix.Lstat(d, &dst)
 	switch {
 	case err == nil && dst.Mode&unix.S_IFMT == unix.S_IFDIR:
-		if isOpaque(s) {
+		if opaqueIn(c.format, s) {
 			if err := emptyDir(d); err != nil {
 				return err
 			}
@@ -152,7 +177,7 @@ func mergeSubdir(ctx context.Context, s, d string, st *unix.Stat_t) error {
 			return err
 		}
 	}
-	if err := mergeDir(ctx, s, d); err != nil {
+	if err := c.mergeDir(ctx, s, d); err != nil {
 		return err
 	}
 	return copyMeta(s, d, st, true)

@@ -2,8 +2,10 @@ package snapshot
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,13 +49,39 @@ func baseLayers(t *testing.T) []string {
 	if err := unix.Lsetxattr(filepath.Join(upper, "opaque"), opaqueXattr, []byte("y"), 0); err != nil {
 		t.Fatal(err)
 	}
-	whiteout(t, filepath.Join(upper, "gone"))
+	if err := unix.Mknod(filepath.Join(upper, "gone"), unix.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
 	write(t, filepath.Join(upper, "etc/hostname.orig"), "host")
 	return []string{upper, lower}
 }
 
-// TestCopyGivesOverlaysLayers runs each change on both snapshotters over the same layers:
-// the layer tars of their diffs must be the same bytes.
+// layersFor returns the overlay-format layer dirs lowers as s stacks them: for the oci
+// format, each is turned into its tar and extracted again on s's filesystem, which is
+// how a store there gets its layer dirs.
+func layersFor(t *testing.T, s impl, lowers []string) []string {
+	t.Helper()
+	if s.format == layers.DirOverlay {
+		return lowers
+	}
+	var out []string
+	for _, l := range lowers {
+		var buf bytes.Buffer
+		if err := layers.WriteTar(context.Background(), l, &buf, layers.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dir := s.tempDir(t)
+		if err := layers.Extract(context.Background(), &buf, dir, layers.ExtractOptions{Whiteouts: s.format.Whiteouts()}); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, dir)
+	}
+	return out
+}
+
+// TestCopyGivesOverlaysLayers runs each change on every snapshotter over the same layers
+// (for the oci-format one, the same layers extracted on overlayfs): the layer tars of
+// their diffs must be the same bytes.
 func TestCopyGivesOverlaysLayers(t *testing.T) {
 	testutil.RequireRoot(t)
 	changes := []struct {
@@ -132,25 +160,23 @@ func TestCopyGivesOverlaysLayers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			lowers := baseLayers(t)
 			got := map[string]string{}
-			var entries []string
+			entries := map[string][]string{}
 			for name, s := range snapshotters(t) {
-				digest, names := diffLayer(t, s, lowers, tc.change)
-				got[name] = digest
-				if name == "copy" {
-					entries = names
-				}
+				got[name], entries[name] = diffLayer(t, s, layersFor(t, s, lowers), tc.change)
 			}
-			if got["copy"] != got["overlay"] {
-				t.Errorf("copy layer %s, overlay layer %s", got["copy"], got["overlay"])
-				t.Logf("copy layer entries: %v", entries)
+			for _, name := range []string{"copy", "copy-oci"} {
+				if got[name] != got["overlay"] {
+					t.Errorf("%s layer %s, overlay layer %s", name, got[name], got["overlay"])
+					t.Logf("%s layer entries: %v\noverlay layer entries: %v", name, entries[name], entries["overlay"])
+				}
 			}
 			for _, w := range tc.want {
-				if !contains(entries, w) {
-					t.Errorf("layer lacks %s: %v", w, entries)
+				if !contains(entries["copy-oci"], w) {
+					t.Errorf("layer lacks %s: %v", w, entries["copy-oci"])
 				}
 			}
-			if tc.want == nil && len(entries) != 0 {
-				t.Errorf("an unchanged root gave entries %v", entries)
+			if tc.want == nil && len(entries["copy-oci"]) != 0 {
+				t.Errorf("an unchanged root gave entries %v", entries["copy-oci"])
 			}
 		})
 	}
@@ -168,7 +194,7 @@ func contains(list []string, s string) bool {
 // diffLayer prepares a root with DefaultStubs, applies change, commits, and returns the
 // digest of the diff's layer (times clamped: the two runs happen at different moments)
 // and its entry names.
-func diffLayer(t *testing.T, s Snapshotter, lowers []string, change func(string) error) (string, []string) {
+func diffLayer(t *testing.T, s impl, lowers []string, change func(string) error) (string, []string) {
 	t.Helper()
 	ctx := context.Background()
 	m, err := s.Prepare(ctx, lowers, DefaultStubs)
@@ -200,7 +226,7 @@ func diffLayer(t *testing.T, s Snapshotter, lowers []string, change func(string)
 			names = append(names, h.Name)
 		}
 	}()
-	desc, err := layers.WriteLayer(ctx, diff, pw, layers.WriteOptions{Compression: layers.Uncompressed, SourceDateEpoch: &epoch})
+	desc, err := layers.WriteLayer(ctx, diff, pw, layers.WriteOptions{Compression: layers.Uncompressed, SourceDateEpoch: &epoch, Format: s.format})
 	pw.Close()
 	<-done
 	if err != nil {
@@ -212,35 +238,44 @@ func diffLayer(t *testing.T, s Snapshotter, lowers []string, change func(string)
 
 // TestNewFallsBackToCopy puts the work dir on an overlayfs mount, which the kernel
 // refuses as an upper dir: New picks the copy snapshotter, Open("overlay") says why not.
+// Layer dirs of the oci format get the copy snapshotter everywhere.
 func TestNewFallsBackToCopy(t *testing.T) {
 	testutil.RequireRoot(t)
-	if s, err := New(filepath.Join(t.TempDir(), "w")); err != nil || s.(interface{ String() string }).String() != KindOverlay {
-		t.Fatalf("on a plain filesystem New gave %v, %v; want overlay", s, err)
+	merged := overlayfsDir(t)
+	plain, work := filepath.Join(t.TempDir(), "w"), filepath.Join(merged, "store", "roots")
+	tests := []struct {
+		name, kind, work string
+		format           layers.DirFormat
+		want             string // the snapshotter's kind, or what the error says
+	}{
+		{"plain filesystem", KindAuto, plain, layers.DirOverlay, KindOverlay},
+		{"plain filesystem, oci dirs", KindAuto, plain, layers.DirOCI, KindCopy},
+		{"overlay forced on oci dirs", KindOverlay, plain, layers.DirOCI, "oci format"},
+		{"copy forced", KindCopy, plain, layers.DirOverlay, KindCopy},
+		{"overlayfs", KindAuto, work, layers.DirOverlay, KindCopy},
+		{"overlayfs, oci dirs", "", work, layers.DirOCI, KindCopy},
+		{"overlay forced on overlayfs", KindOverlay, work, layers.DirOverlay, "copy snapshotter"},
+		{"unknown kind", "zfs", plain, layers.DirOverlay, `"zfs"`},
 	}
-	dir := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(tc.kind, tc.work, tc.format)
+			if err != nil {
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Open: %v; want %s", err, tc.want)
+				}
+				return
+			}
+			kind := s.(fmt.Stringer).String()
+			format := s.(interface{ Format() layers.DirFormat }).Format()
+			if kind != tc.want || format != tc.format {
+				t.Errorf("Open gave %s for %s dirs; want %s for %s dirs", kind, format, tc.want, tc.format)
+			}
+		})
 	}
-	merged := filepath.Join(dir, "m")
-	if err := mountOverlay(merged, []string{filepath.Join(dir, "l")}, filepath.Join(dir, "u"), filepath.Join(dir, "w")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Unmount(merged, unix.MNT_DETACH) })
-	work := filepath.Join(merged, "store", "roots")
-	s, err := New(work)
+	s, err := New(work, layers.DirOverlay)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, ok := s.(*Copy); !ok {
-		t.Fatalf("New on overlayfs gave %T, want the copy snapshotter", s)
-	}
-	if _, err := Open(KindOverlay, work); err == nil || !strings.Contains(err.Error(), "copy snapshotter") {
-		t.Errorf("Open(overlay) on overlayfs: %v", err)
-	}
-	if _, err := Open("zfs", work); err == nil {
-		t.Error("Open of an unknown kind succeeded")
 	}
 	// The fallback works there: a root, a change, a diff.
 	lower := filepath.Join(merged, "lower")
@@ -267,7 +302,7 @@ func TestNewFallsBackToCopy(t *testing.T) {
 func TestCopyNeverWritesTheLowers(t *testing.T) {
 	testutil.RequireRoot(t)
 	lowers := baseLayers(t)
-	cp, err := NewCopy(filepath.Join(t.TempDir(), "work"))
+	cp, err := NewCopy(filepath.Join(t.TempDir(), "work"), layers.DirOverlay)
 	if err != nil {
 		t.Fatal(err)
 	}

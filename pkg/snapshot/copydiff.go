@@ -12,12 +12,15 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+
+	"github.com/dockyard/dockyard/pkg/layers"
 )
 
 const opaqueXattr = "trusted.overlay.opaque"
 
-// Commit walks the root against its base and hands over the diff, in overlay upper
-// format. Changed entries are moved, not copied, out of the root, which goes with it.
+// Commit walks the root against its base and hands over the diff, in the snapshotter's
+// layer dir format. Changed entries are moved, not copied, out of the root, which goes
+// with it.
 func (c *Copy) Commit(ctx context.Context, m *Mount) (string, error) {
 	if m.released {
 		return "", errors.New("commit: root already released")
@@ -28,7 +31,7 @@ func (c *Copy) Commit(ctx context.Context, m *Mount) (string, error) {
 	if err := os.Mkdir(m.upper, 0o755); err != nil {
 		return "", fmt.Errorf("commit: %w", err)
 	}
-	d := &differ{ctx: ctx, root: m.Root, base: m.copy.base, diff: m.upper, cr: m.copy}
+	d := &differ{ctx: ctx, root: m.Root, base: m.copy.base, diff: m.upper, cr: m.copy, format: c.format}
 	if _, err := d.walk(""); err != nil {
 		return "", fmt.Errorf("commit: %w", err)
 	}
@@ -51,6 +54,7 @@ type differ struct {
 	ctx              context.Context
 	root, base, diff string
 	cr               *copyRoot
+	format           layers.DirFormat
 	stack            []pendingDir // the directories being walked, outermost first
 	made             []pendingDir // directories made in diff, for their times at the end
 }
@@ -174,19 +178,17 @@ func (d *differ) move(r string, opaque bool) error {
 		return err
 	}
 	if opaque {
-		if err := unix.Lsetxattr(dst, opaqueXattr, []byte("y"), 0); err != nil {
-			return fmt.Errorf("set %s on %s: %w", opaqueXattr, r, err)
-		}
+		return markOpaque(d.format, dst)
 	}
 	return nil
 }
 
-// whiteout records the deletion of r as overlayfs does.
+// whiteout records the deletion of r as overlayfs does (or with a marker file).
 func (d *differ) whiteout(r string) error {
 	if err := d.ensureDirs(); err != nil {
 		return err
 	}
-	if err := unix.Mknod(filepath.Join(d.diff, r), unix.S_IFCHR, 0); err != nil {
+	if err := writeWhiteout(d.format, filepath.Join(d.diff, r)); err != nil {
 		return fmt.Errorf("whiteout %s: %w", r, err)
 	}
 	return nil

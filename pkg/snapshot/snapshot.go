@@ -5,7 +5,9 @@
 // a directory hiding its lower contents carries trusted.overlay.opaque=y. The overlay
 // snapshotter mounts the lowers with a fresh upper dir; when the step is done the upper dir is
 // the diff, already in layer format, so nothing walks the whole root and nothing is extracted
-// twice. The copy snapshotter gives the same result where overlayfs cannot be mounted.
+// twice. The copy snapshotter gives the same result where overlayfs cannot be mounted, and
+// also stacks layer dirs in the layers.DirOCI format, which a store whose filesystem
+// cannot hold overlay whiteouts keeps (see pkg/layers); overlay refuses those.
 package snapshot
 
 import (

@@ -11,22 +11,120 @@ import (
 	"time"
 
 	"github.com/dockyard/dockyard/internal/testutil"
+	"github.com/dockyard/dockyard/pkg/layers"
 	"golang.org/x/sys/unix"
 )
 
+// impl is one snapshotter under test, with the layer dir format it stacks and the place
+// its fixtures go: the oci-format copy snapshotter works on a real overlayfs mount, as in
+// a CI job whose store sits on a container's overlay root.
+type impl struct {
+	Snapshotter
+	format layers.DirFormat
+	dir    string
+}
+
 // snapshotters lists every implementation; each runs the whole behavioural suite.
-func snapshotters(t *testing.T) map[string]Snapshotter {
+func snapshotters(t *testing.T) map[string]impl {
 	t.Helper()
 	testutil.RequireRoot(t)
 	ov, err := NewOverlay(filepath.Join(t.TempDir(), "work"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := NewCopy(filepath.Join(t.TempDir(), "work"))
+	cp, err := NewCopy(filepath.Join(t.TempDir(), "work"), layers.DirOverlay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]Snapshotter{"overlay": ov, "copy": cp}
+	ovfs := overlayfsDir(t)
+	oci, err := NewCopy(filepath.Join(ovfs, "work"), layers.DirOCI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]impl{
+		"overlay":  {ov, layers.DirOverlay, t.TempDir()},
+		"copy":     {cp, layers.DirOverlay, t.TempDir()},
+		"copy-oci": {oci, layers.DirOCI, ovfs},
+	}
+}
+
+// overlayfsDir mounts a fresh overlay in a temp dir (unmounted at cleanup) and returns
+// its merged dir, a filesystem that holds neither whiteout devices nor overlay xattrs.
+func overlayfsDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"l", "u", "w", "m"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged := filepath.Join(dir, "m")
+	if err := mountOverlay(merged, []string{filepath.Join(dir, "l")}, filepath.Join(dir, "u"), filepath.Join(dir, "w")); err != nil {
+		testutil.Missing(t, "overlayfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(merged, unix.MNT_DETACH) })
+	if f, err := layers.ProbeDirFormat(merged); err != nil || f != layers.DirOCI {
+		t.Fatalf("overlayfs probes as %v (%v), want oci", f, err)
+	}
+	return merged
+}
+
+// tempDir makes a fixture dir on the implementation's filesystem.
+func (s impl) tempDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp(s.dir, "fixture-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// whiteout makes a layer-format deletion record, as overlayfs (or an OCI tar) does.
+func (s impl) whiteout(t *testing.T, path string) {
+	t.Helper()
+	if s.format == layers.DirOCI {
+		path = filepath.Join(filepath.Dir(path), ".wh."+filepath.Base(path))
+		if err := os.WriteFile(path, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := unix.Mknod(path, unix.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s impl) isWhiteout(path string) bool {
+	var st unix.Stat_t
+	if s.format == layers.DirOCI {
+		marker := filepath.Join(filepath.Dir(path), ".wh."+filepath.Base(path))
+		return unix.Lstat(marker, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 &&
+			unix.Lstat(path, &st) != nil
+	}
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
+// opaque marks the layer dir's directory dir as hiding the lowers' contents.
+func (s impl) opaque(t *testing.T, dir string) {
+	t.Helper()
+	var err error
+	if s.format == layers.DirOCI {
+		err = os.WriteFile(filepath.Join(dir, ".wh..wh..opq"), nil, 0)
+	} else {
+		err = unix.Lsetxattr(dir, opaqueXattr, []byte("y"), 0)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s impl) isOpaque(dir string) bool {
+	if s.format == layers.DirOCI {
+		_, err := os.Lstat(filepath.Join(dir, ".wh..wh..opq"))
+		return err == nil
+	}
+	v, _ := getxattr(dir, opaqueXattr)
+	return v == "y"
 }
 
 func write(t *testing.T, path, content string) {
@@ -48,19 +146,6 @@ func read(t *testing.T, path string) string {
 	return string(b)
 }
 
-// whiteout makes a layer-format deletion record, as overlayfs does.
-func whiteout(t *testing.T, path string) {
-	t.Helper()
-	if err := unix.Mknod(path, unix.S_IFCHR, 0); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func isWhiteout(path string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
-}
-
 func assertNotMounted(t *testing.T, path string) {
 	t.Helper()
 	mi, err := os.ReadFile("/proc/self/mountinfo")
@@ -76,12 +161,12 @@ func TestMergeAndDiff(t *testing.T) {
 	for name, s := range snapshotters(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			base, top := t.TempDir(), t.TempDir()
+			base, top := s.tempDir(t), s.tempDir(t)
 			write(t, filepath.Join(base, "a"), "base-a")
 			write(t, filepath.Join(base, "b"), "base-b")
 			write(t, filepath.Join(base, "d/old"), "old")
 			write(t, filepath.Join(top, "a"), "top-a")
-			whiteout(t, filepath.Join(top, "b"))
+			s.whiteout(t, filepath.Join(top, "b"))
 
 			m, err := s.Prepare(ctx, []string{top, base}, nil)
 			if err != nil {
@@ -101,6 +186,7 @@ func TestMergeAndDiff(t *testing.T) {
 				t.Fatal(err)
 			}
 			write(t, filepath.Join(m.Root, "d/fresh"), "fresh")
+			dirTime := mtime(t, filepath.Join(m.Root, "d"))
 
 			diff, err := s.Commit(ctx, m)
 			if err != nil {
@@ -111,7 +197,7 @@ func TestMergeAndDiff(t *testing.T) {
 			if got := read(t, filepath.Join(diff, "new")); got != "new" {
 				t.Errorf("diff new = %q", got)
 			}
-			if !isWhiteout(filepath.Join(diff, "a")) {
+			if !s.isWhiteout(filepath.Join(diff, "a")) {
 				t.Error("deleted a is not a whiteout in the diff")
 			}
 			if _, err := os.Lstat(filepath.Join(diff, "b")); !os.IsNotExist(err) {
@@ -123,8 +209,11 @@ func TestMergeAndDiff(t *testing.T) {
 			if got := read(t, filepath.Join(diff, "d/fresh")); got != "fresh" {
 				t.Errorf("d/fresh = %q", got)
 			}
-			if v, _ := getxattr(filepath.Join(diff, "d"), "trusted.overlay.opaque"); v != "y" {
-				t.Errorf("replaced dir d is not opaque in the diff (xattr %q)", v)
+			if !s.isOpaque(filepath.Join(diff, "d")) {
+				t.Error("replaced dir d is not opaque in the diff")
+			}
+			if got := mtime(t, filepath.Join(diff, "d")); !got.Equal(dirTime) {
+				t.Errorf("replaced dir d has mtime %v in the diff, %v in the root", got, dirTime)
 			}
 		})
 	}
@@ -134,7 +223,7 @@ func TestStubsStayOutOfTheDiff(t *testing.T) {
 	for name, s := range snapshotters(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			base, top := t.TempDir(), t.TempDir()
+			base, top := s.tempDir(t), s.tempDir(t)
 			write(t, filepath.Join(base, "etc/passwd"), "root:x:0:0::/root:/bin/sh\n")
 			mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 			etc := filepath.Join(base, "etc")
@@ -203,7 +292,7 @@ func TestReleaseLeavesNothing(t *testing.T) {
 	for name, s := range snapshotters(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			base := t.TempDir()
+			base := s.tempDir(t)
 			write(t, filepath.Join(base, "f"), "f")
 			m, err := s.Prepare(ctx, []string{base}, DefaultStubs)
 			if err != nil {
@@ -253,7 +342,7 @@ func TestManyLayers(t *testing.T) {
 	for name, s := range snapshotters(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			root := t.TempDir()
+			root := s.tempDir(t)
 			var lowers []string
 			for i := 0; i < 300; i++ {
 				// Long names on purpose: 300 of them overflow the classic mount option string.
@@ -279,9 +368,9 @@ func TestRepeatedLayer(t *testing.T) {
 	for name, s := range snapshotters(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			x, y := t.TempDir(), t.TempDir()
+			x, y := s.tempDir(t), s.tempDir(t)
 			write(t, filepath.Join(x, "f"), "x")
-			whiteout(t, filepath.Join(y, "f"))
+			s.whiteout(t, filepath.Join(y, "f"))
 			// x, then y deleting f, then x again putting it back.
 			m, err := s.Prepare(ctx, []string{x, y, x}, nil)
 			if err != nil {
@@ -293,6 +382,15 @@ func TestRepeatedLayer(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mtime(t *testing.T, path string) time.Time {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.ModTime()
 }
 
 func getxattr(path, name string) (string, error) {

@@ -59,10 +59,12 @@ func (c closers) Close() error {
 	return first
 }
 
-// WriteLayerDir turns a finished layer directory (a committed snapshot) into a stored
-// layer: the blob is written and verified, then the directory moves into place as the
-// layer's extracted dir, ready to be a lower of the next step.
+// WriteLayerDir turns a finished layer directory (a committed snapshot) in the store's
+// layer format into a stored layer: the blob is written and verified, then the directory
+// moves into place as the layer's extracted dir, ready to be a lower of the next step.
+// opts.Format is the store's, whatever the caller set.
 func (s *Store) WriteLayerDir(ctx context.Context, dir string, opts layers.WriteOptions) (*Layer, error) {
+	opts.Format = s.format
 	bw, err := s.NewBlobWriter()
 	if err != nil {
 		return nil, err

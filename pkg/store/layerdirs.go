@@ -87,7 +87,7 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, diffID v1.Hash) er
 	defer tarStream.Close()
 	h := sha256.New()
 	tee := io.TeeReader(tarStream, h)
-	if err := layers.Extract(ctx, tee, dir, layers.ExtractOptions{Whiteouts: layers.WhiteoutsOverlay}); err != nil {
+	if err := layers.Extract(ctx, tee, dir, layers.ExtractOptions{Whiteouts: s.format.Whiteouts()}); err != nil {
 		return fmt.Errorf("extract layer %s: %w", digest, err)
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {

@@ -6,7 +6,9 @@
 // Layout under the root (default /var/lib/dockyard, $DOCKYARD_ROOT):
 //
 //	oci/                 OCI image layout: oci-layout, index.json, blobs/sha256/<hex>
-//	layers/<diffid-hex>/ a layer's files in overlay upper format (see pkg/snapshot)
+//	layers/<diffid-hex>/ a layer's files, in the store's layer dir format (see pkg/layers)
+//	layer-format         that format: "overlay" (overlay upper dirs, the default), or
+//	                     "oci" where the filesystem cannot hold overlay whiteouts
 //	tmp/<session>/       scratch space of one running process, removed when it ends
 //	index.lock           serialises changes to oci/index.json
 //
@@ -19,6 +21,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/dockyard/dockyard/pkg/layers"
 )
 
 // DefaultRoot is where the store lives unless --root or $DOCKYARD_ROOT say otherwise.
@@ -34,8 +38,9 @@ func RootFromEnv() string {
 
 // Store is an open local store.
 type Store struct {
-	root string
-	sess sessions
+	root   string
+	format layers.DirFormat
+	sess   sessions
 }
 
 // ErrNotFound is returned for references, blobs and layers the store does not hold.
@@ -55,6 +60,9 @@ func Open(root string) (*Store, error) {
 		}
 	}
 	if err := s.initLayout(); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", root, err)
+	}
+	if err := s.loadFormat(); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", root, err)
 	}
 	return s, nil
