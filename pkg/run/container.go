@@ -35,6 +35,9 @@ type Container struct {
 	spec Spec     // zero for a loaded container
 	user execUser // resolved spec.User
 	init *Process // nil until Start, and for a loaded container
+	// cooled ends the WarmUp that Create began, once Start (or Destroy) is past the
+	// cgroup attach.
+	cooled func()
 
 	destroyed bool
 }
@@ -43,8 +46,14 @@ type Container struct {
 // directory inside s.Root and the container's state dir. No process runs yet and
 // no cgroup exists until Start. A container that Start was never called on cannot
 // be Loaded by another process; Destroy it.
-func Create(s Spec) (*Container, error) {
-	s, err := s.withDefaults()
+func Create(s Spec) (_ *Container, err error) {
+	cooled := WarmUp()
+	defer func() {
+		if err != nil {
+			cooled()
+		}
+	}()
+	s, err = s.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +75,7 @@ func Create(s Spec) (*Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create container %s in %s: %w", s.ID, s.StateRoot, err)
 	}
-	return &Container{lc: lc, spec: s, user: u}, nil
+	return &Container{lc: lc, spec: s, user: u, cooled: cooled}, nil
 }
 
 // Load reattaches to container id in stateRoot, started by another process, to
@@ -97,7 +106,21 @@ func (c *Container) Start() (*Process, error) {
 	}
 	s := c.spec
 	lp := newProcess(s.Args, s.Env, s.Cwd, c.user, s.Stdio.TTY, true)
-	p, err := startProcess(c.lc.Run, lp, s.Stdio)
+	start := c.lc.Run
+	if s.Gate != nil {
+		start = func(lp *libcontainer.Process) error {
+			// Run is Start, which leaves init waiting on its exec fifo, and then Exec.
+			if err := c.lc.Start(lp); err != nil {
+				return err
+			}
+			if err := s.Gate(); err != nil {
+				return err
+			}
+			return c.lc.Exec()
+		}
+	}
+	p, err := startProcess(start, lp, s.Stdio)
+	c.cooled()
 	if err != nil {
 		return nil, fmt.Errorf("start container %s: %w", s.ID, err)
 	}
@@ -191,6 +214,9 @@ func (c *Container) initPid() int {
 // Destroy kills every process of the container, waits for its init to exit and
 // removes its cgroups and state dir. Destroying a destroyed container is a no-op.
 func (c *Container) Destroy() error {
+	if c.cooled != nil {
+		c.cooled()
+	}
 	if err := c.stop(); err != nil {
 		return fmt.Errorf("destroy container %s: %w", c.ID(), err)
 	}

@@ -2,8 +2,10 @@ package run
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -408,4 +410,30 @@ func TestCreateSeccompNeedsTag(t *testing.T) {
 	if _, err := Create(s); err == nil || !strings.Contains(err.Error(), "seccomp tag") {
 		t.Errorf("Create with a seccomp profile: %v", err)
 	}
+}
+
+// The command starts only once Gate returned: it reads a file Gate writes. A Gate error
+// fails the start and leaves nothing behind after Destroy.
+func TestStartGate(t *testing.T) {
+	t.Parallel()
+	s, out := newSpec(t, "cat", "/gated")
+	s.Gate = func() error { return os.WriteFile(filepath.Join(s.Root, "gated"), []byte("after the gate\n"), 0o644) }
+	if got := runOK(t, s, out); got != "after the gate\n" {
+		t.Errorf("output %q, want the file Gate wrote", got)
+	}
+
+	s, _ = newSpec(t, "true")
+	gateErr := errors.New("network not ready")
+	s.Gate = func() error { return gateErr }
+	c, err := Create(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(); !errors.Is(err, gateErr) {
+		t.Errorf("Start = %v, want the gate's error", err)
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, s)
 }

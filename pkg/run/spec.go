@@ -101,6 +101,11 @@ type Spec struct {
 	Seccomp *specs.LinuxSeccomp
 
 	Stdio Stdio
+	// Gate, when set, is called by Start once the container is set up and its init only
+	// waits to execute Args; the command runs after Gate returns nil, and an error makes
+	// Start fail with it (Destroy the container then). It lets work the command needs,
+	// such as its network, overlap the container's setup instead of preceding it.
+	Gate func() error
 	// StateRoot is libcontainer's state dir, shared by all containers; created if
 	// missing. "" means DefaultStateRoot.
 	StateRoot string

@@ -142,12 +142,11 @@ func (m *Manager) create(ctx context.Context, o RunOptions) (_ *Container, err e
 	if err := m.writeEtcFiles(c); err != nil {
 		return nil, err
 	}
+	// No state.json yet: a container without one is created (see load).
 	if err := writeJSON(m.configPath(id), c.Config); err != nil {
 		return nil, err
 	}
-	if err := m.saveState(id, State{Status: StatusCreated}); err != nil {
-		return nil, err
-	}
+	c.State = State{Status: StatusCreated}
 	return c, nil
 }
 

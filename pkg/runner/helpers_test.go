@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) == 3 && os.Args[1] == SupervisorCommand {
 		os.Exit(Supervise(os.Args[2]))
 	}
+	if arg := os.Getenv(inlineHelperEnv); arg != "" {
+		os.Exit(inlineHelper(arg))
+	}
 	code := m.Run()
 	for _, dir := range cgroupDirs(testCgroupParent) {
 		_ = os.Remove(dir)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +25,9 @@ type RunResult struct {
 // container runs; attached, once its first run exited (and, with AutoRemove, once it is
 // removed), with its exit code. Errors carry exit codes (see ExitCode).
 func (m *Manager) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
+	// The container starts within tens of milliseconds: get the kernel ready meanwhile.
+	warm := run.WarmUp()
+	defer warm()
 	c, err := m.create(ctx, o)
 	if err != nil {
 		return nil, err
@@ -32,11 +36,16 @@ func (m *Manager) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		warn(o, fmt.Sprintf("container %s is offline: install slirp4netns for outbound network (published ports work without it)", c.Name))
 	}
 	res := &RunResult{ID: c.ID, Name: c.Name}
+	if inlineRun(c, o) {
+		res.ExitCode, err = m.runInline(c, o, warm)
+		return res, err
+	}
 	var a *attachIO
 	if !o.Detach {
 		a = &attachIO{stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr, consoleSize: o.ConsoleSize, resize: o.Resize}
 	}
 	sp, err := m.startSupervisor(c, o.Detach, a)
+	warm()
 	if err != nil {
 		if c.AutoRemove {
 			_ = m.removeStopped(c, true)
@@ -63,10 +72,13 @@ func (m *Manager) startSupervisor(c *Container, detach bool, a *attachIO) (*supe
 		return nil, err
 	}
 	defer closeFiles(files)
-	st := c.State
-	st.Ports, st.Error = bound, ""
-	if err := m.saveState(c.ID, st); err != nil {
-		return nil, err
+	// The supervisor reads the bound ports from the state.
+	if !slices.Equal(bound, c.State.Ports) || c.State.Error != "" {
+		st := c.State
+		st.Ports, st.Error = bound, ""
+		if err := m.saveState(c.ID, st); err != nil {
+			return nil, err
+		}
 	}
 	sp, err := m.spawn(c, files, detach, a)
 	if err != nil {
@@ -113,6 +125,8 @@ func (m *Manager) Start(ctx context.Context, ref string) error {
 	if err := m.waitSupervisor(c.ID, 30*time.Second); err != nil {
 		return err
 	}
+	warm := run.WarmUp()
+	defer warm()
 	sp, err := m.startSupervisor(c, true, nil)
 	if err != nil {
 		return err
@@ -163,7 +177,7 @@ func (m *Manager) stop(c *Container, sig unix.Signal, timeout time.Duration) err
 func (m *Manager) markStopped(c *Container) {
 	_ = os.WriteFile(m.stopPath(c.ID), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600)
 	var st State
-	if readJSON(m.statePath(c.ID), &st) == nil && st.SupervisorPid > 0 && m.supervised(c.ID) {
+	if readJSON(m.statePath(c.ID), &st) == nil && st.SupervisorPid > 0 && !st.Inline && m.supervised(c.ID) {
 		_ = unix.Kill(st.SupervisorPid, unix.SIGUSR1)
 	}
 }
@@ -269,7 +283,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 // removeStopped removes what is left of a stopped container. It waits for a supervisor
 // still tearing down, and succeeds if someone else removed the container meanwhile.
 func (m *Manager) removeStopped(c *Container, volumes bool) error {
-	lock, err := os.OpenFile(m.lockPath(c.ID), os.O_RDWR, 0)
+	lock, err := os.Open(m.dir(c.ID))
 	if errors.Is(err, os.ErrNotExist) {
 		lock = nil
 	} else if err != nil {
@@ -281,6 +295,11 @@ func (m *Manager) removeStopped(c *Container, volumes bool) error {
 			return fmt.Errorf("remove container %s: %w", c.Name, err)
 		}
 	}
+	return m.removeLocked(c, volumes)
+}
+
+// removeLocked is removeStopped for the holder of the container's lock.
+func (m *Manager) removeLocked(c *Container, volumes bool) error {
 	if _, err := os.Stat(m.configPath(c.ID)); errors.Is(err, os.ErrNotExist) {
 		return nil // removed meanwhile (--rm)
 	}

@@ -9,13 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The supervisor holds an exclusive flock on supervisor.lock while it lives; the kernel
+// The supervisor holds an exclusive flock on its container's directory while it lives
+// (a directory, not a file in it: one inode less to create per container); the kernel
 // drops it when the process dies, however it dies.
 
 // lockSupervisor takes the lock for the calling supervisor, waiting for a previous
 // supervisor of the same container to be gone.
 func (m *Manager) lockSupervisor(id string) (*os.File, error) {
-	f, err := os.OpenFile(m.lockPath(id), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.Open(m.dir(id))
 	if err != nil {
 		return nil, fmt.Errorf("lock container %s: %w", id, err)
 	}
@@ -28,7 +29,7 @@ func (m *Manager) lockSupervisor(id string) (*os.File, error) {
 
 // supervised reports whether a supervisor holds id's lock.
 func (m *Manager) supervised(id string) bool {
-	f, err := os.Open(m.lockPath(id))
+	f, err := os.Open(m.dir(id))
 	if err != nil {
 		return false
 	}
@@ -46,11 +47,15 @@ func flock(f *os.File, how int) error {
 	}
 }
 
-// waitSupervisor waits up to timeout for id's supervisor to exit.
+// waitSupervisor waits up to timeout for id's supervisor to be done: its process to
+// exit, or an inline one (which may live on) to release the lock.
 func (m *Manager) waitSupervisor(id string, timeout time.Duration) error {
 	st := State{}
 	if err := readJSON(m.statePath(id), &st); err != nil || st.SupervisorPid == 0 {
 		return nil
+	}
+	if st.Inline {
+		return m.waitUnlocked(id, timeout)
 	}
 	fd, err := unix.PidfdOpen(st.SupervisorPid, 0)
 	if errors.Is(err, unix.ESRCH) {
@@ -67,6 +72,18 @@ func (m *Manager) waitSupervisor(id string, timeout time.Duration) error {
 	}
 	if !waitPidfd(fd, timeout) {
 		return fmt.Errorf("supervisor of container %s (pid %d) still running after %s", id[:12], st.SupervisorPid, timeout)
+	}
+	return nil
+}
+
+// waitUnlocked polls id's lock until no supervisor holds it.
+func (m *Manager) waitUnlocked(id string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for pause := time.Millisecond; m.supervised(id); pause = min(2*pause, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("supervisor of container %s still running after %s", id[:12], timeout)
+		}
+		time.Sleep(pause)
 	}
 	return nil
 }

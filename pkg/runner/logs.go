@@ -21,19 +21,17 @@ import (
 
 const maxLogRecord = 16 << 10 // longer lines are split into P records
 
-// logFile appends records from any number of streams; records are written whole.
+// logFile appends records from any number of streams; records are written whole. The
+// file is created with the first record: a container that prints nothing costs no file
+// (an inode is the dearest thing a container start makes on ext4).
 type logFile struct {
-	mu sync.Mutex
-	f  *os.File
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	err  error // the open failed: records are dropped
 }
 
-func openLog(path string) (*logFile, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
-	}
-	return &logFile{f: f}, nil
-}
+func openLog(path string) *logFile { return &logFile{path: path} }
 
 func (l *logFile) record(stream string, partial bool, msg []byte) {
 	tag := "F"
@@ -47,10 +45,22 @@ func (l *logFile) record(stream string, partial bool, msg []byte) {
 	b.WriteByte('\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, _ = l.f.Write(b.Bytes()) // a full disk must not stop the container
+	if l.f == nil && l.err == nil {
+		l.f, l.err = os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	}
+	if l.f != nil {
+		_, _ = l.f.Write(b.Bytes()) // a full disk must not stop the container
+	}
 }
 
-func (l *logFile) Close() error { return l.f.Close() }
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
 
 // streamWriter turns one stream's writes into records, and copies them to an attached
 // writer as they come. The attached writer is dropped on its first error (the user's

@@ -12,10 +12,7 @@ import (
 // them back with and without --tail.
 func TestLogRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ctr.log")
-	l, err := openLog(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := openLog(path)
 	var attached strings.Builder
 	out := newStreamWriter(l, "stdout", &attached)
 	errw := newStreamWriter(l, "stderr", nil)

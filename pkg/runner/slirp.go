@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 
 	"github.com/dockyard/dockyard/pkg/run"
 )
@@ -25,19 +26,24 @@ func slirpPath() string {
 // slirp is a slirp4netns process giving a namespace outbound connectivity through a tap
 // device (user-mode TCP/IP: no bridge, no iptables).
 type slirp struct {
-	cmd  *exec.Cmd
-	exit *os.File // closing it tells slirp4netns to exit
+	cmd   *exec.Cmd
+	exit  *os.File // closing it tells slirp4netns to exit
+	ready chan error
+
+	once sync.Once
+	err  error
 }
 
-// startSlirp runs slirp4netns on ns and waits until tap0 is configured.
+// startSlirp runs slirp4netns on ns; wait tells when tap0 is configured. It comes up in
+// 5-10 ms, which the container's own setup hides.
 func startSlirp(path string, ns *run.NetNS) (*slirp, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("slirp4netns: %w", err)
 	}
-	defer readyR.Close()
 	exitR, exitW, err := os.Pipe()
 	if err != nil {
+		readyR.Close()
 		readyW.Close()
 		return nil, fmt.Errorf("slirp4netns: %w", err)
 	}
@@ -49,16 +55,27 @@ func startSlirp(path string, ns *run.NetNS) (*slirp, error) {
 	readyW.Close()
 	exitR.Close()
 	if err != nil {
+		readyR.Close()
 		exitW.Close()
 		return nil, fmt.Errorf("start slirp4netns: %w", err)
 	}
-	s := &slirp{cmd: cmd, exit: exitW}
-	// slirp4netns writes "1" to the ready fd once tap0 is up; EOF means it died.
-	if _, err := bufio.NewReader(readyR).ReadByte(); err != nil {
-		s.stop()
-		return nil, fmt.Errorf("slirp4netns did not come up (exit: %v)", cmd.ProcessState)
-	}
+	s := &slirp{cmd: cmd, exit: exitW, ready: make(chan error, 1)}
+	go func() {
+		defer readyR.Close()
+		// slirp4netns writes "1" to the ready fd once tap0 is up; EOF means it died.
+		if _, err := bufio.NewReader(readyR).ReadByte(); err != nil {
+			s.ready <- fmt.Errorf("slirp4netns did not come up: %w", err)
+			return
+		}
+		s.ready <- nil
+	}()
 	return s, nil
+}
+
+// wait waits until slirp4netns is ready, or has failed to be.
+func (s *slirp) wait() error {
+	s.once.Do(func() { s.err = <-s.ready })
+	return s.err
 }
 
 func (s *slirp) stop() {

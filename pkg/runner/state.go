@@ -70,6 +70,9 @@ type State struct {
 	Error         string        `json:"error,omitempty"`
 	Ports         []PortBinding `json:"ports,omitempty"` // bound, with the actual host ports
 	Offline       bool          `json:"offline,omitempty"`
+	// Inline: the supervisor is the attached `run` command itself (see runInline), which
+	// takes no SIGUSR1 notices: it forwards its signals to the container.
+	Inline bool `json:"inline,omitempty"`
 }
 
 // Container is one container's config and current state.
@@ -91,14 +94,19 @@ var errNoSuchContainer = errors.New("no such container")
 func (m *Manager) configPath(id string) string { return filepath.Join(m.dir(id), "config.json") }
 func (m *Manager) statePath(id string) string  { return filepath.Join(m.dir(id), "state.json") }
 func (m *Manager) logPath(id string) string    { return filepath.Join(m.dir(id), "ctr.log") }
-func (m *Manager) lockPath(id string) string   { return filepath.Join(m.dir(id), "supervisor.lock") }
 func (m *Manager) stopPath(id string) string   { return filepath.Join(m.dir(id), "stop-requested") }
 func (m *Manager) rootDir(id string) string    { return filepath.Join(m.dir(id), "rootfs") }
 
 // load reads a container's files and corrects a stale state: a container whose
-// supervisor died has exited, unless libcontainer still sees its init running.
+// supervisor died has exited, unless libcontainer still sees its init running. A
+// container without state.json was never started: it is created.
+//
+// An --rm container whose supervisor died is removed once it has exited, by whichever
+// command looks at it next, as its supervisor would have done; for load's caller it
+// does not exist. One that was never started is left alone: it may be being created
+// (the lock is taken after config.json is written), and `runner rm` removes it.
 func (m *Manager) load(id string) (*Container, error) {
-	c := &Container{}
+	c := &Container{State: State{Status: StatusCreated}}
 	if err := readJSON(m.configPath(id), &c.Config); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", errNoSuchContainer, id)
@@ -108,8 +116,18 @@ func (m *Manager) load(id string) (*Container, error) {
 	if err := readJSON(m.statePath(id), &c.State); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if c.Running() && !m.supervised(id) {
+	orphan := (c.Running() || c.AutoRemove) && c.State.Status != StatusCreated && !m.supervised(id)
+	if !orphan {
+		return c, nil
+	}
+	if c.Running() {
 		m.settleOrphan(c)
+	}
+	if c.AutoRemove && !c.Running() {
+		if err := m.removeStopped(c, true); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s (removed: it ran with --rm)", errNoSuchContainer, id)
 	}
 	return c, nil
 }

@@ -32,6 +32,7 @@ func Supervise(arg string) int {
 		return 125
 	}
 	defer s.m.Close()
+	s.handleSignals()
 	code, err := s.run()
 	if err != nil {
 		return 125
@@ -46,7 +47,8 @@ func fdFile(fd int, name string) *os.File {
 	return os.NewFile(uintptr(fd), name)
 }
 
-// reporter writes report lines to the starter, while it listens.
+// reporter writes report lines to the starter, while it listens. Without a file (an
+// inline run, whose starter is the supervisor) it says nothing.
 type reporter struct {
 	mu sync.Mutex
 	f  *os.File
@@ -77,12 +79,18 @@ func (r *reporter) close0() {
 	}
 }
 
+// supervisor runs one container: in a `runner _supervise` process of its own, or inline,
+// in the attached `run` command (runInline).
 type supervisor struct {
-	m    *Manager
-	spec superviseSpec
-	c    *Container
-	rep  *reporter
-	lock *os.File
+	m      *Manager
+	c      *Container
+	rep    *reporter
+	lock   *os.File
+	detach bool
+	ports  []*os.File // sockets of State.Ports, handed over by the starter
+	inline bool
+	// cool ends the caller's run.WarmUp once the container's own start has taken over.
+	cool func()
 
 	state State
 	log   *logFile
@@ -91,8 +99,10 @@ type supervisor struct {
 	slirp *slirp
 	fw    *forwarder
 
-	// attached streams, for the first run only
-	stdin, stdout, stderr *os.File
+	// attached streams, for the first run only; owned are the supervisor's own copies,
+	// closed after it
+	io    attachIO
+	owned []*os.File
 	// a stdin that is never written nor closed (-i, detached)
 	idleStdin, keepStdin *os.File
 
@@ -107,7 +117,7 @@ func newSupervisor(spec superviseSpec, rep *reporter) (*supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &supervisor{m: m, spec: spec, rep: rep, stopReq: make(chan struct{})}
+	s := &supervisor{m: m, rep: rep, detach: spec.Detach, stopReq: make(chan struct{}), cool: func() {}}
 	if s.lock, err = m.lockSupervisor(spec.ID); err != nil {
 		m.Close()
 		return nil, err
@@ -116,23 +126,54 @@ func newSupervisor(spec superviseSpec, rep *reporter) (*supervisor, error) {
 		m.Close()
 		return nil, err
 	}
-	s.stdin = fdFile(spec.Stdin, "stdin")
-	s.stdout = fdFile(spec.Stdout, "stdout")
-	s.stderr = fdFile(spec.Stderr, "stderr")
+	for i, fd := range spec.Ports {
+		s.ports = append(s.ports, fdFile(fd, fmt.Sprintf("port%d", i)))
+	}
+	s.io.consoleSize = spec.ConsoleSize
+	if f := fdFile(spec.Stdin, "stdin"); f != nil {
+		s.io.stdin, s.owned = f, append(s.owned, f)
+	}
+	if f := fdFile(spec.Stdout, "stdout"); f != nil {
+		s.io.stdout, s.owned = f, append(s.owned, f)
+	}
+	if f := fdFile(spec.Stderr, "stderr"); f != nil {
+		s.io.stderr, s.owned = f, append(s.owned, f)
+	}
+	if f := fdFile(spec.Control, "control"); f != nil {
+		s.io.resize, s.owned = decodeSizes(f), append(s.owned, f)
+	}
 	return s, nil
+}
+
+// decodeSizes turns the starter's resize requests into a channel, closed at EOF.
+func decodeSizes(f *os.File) <-chan [2]uint16 {
+	ch := make(chan [2]uint16, 1)
+	go func() {
+		defer close(ch)
+		dec := json.NewDecoder(f)
+		for {
+			var sz [2]uint16
+			if dec.Decode(&sz) != nil {
+				return
+			}
+			ch <- sz
+		}
+	}()
+	return ch
 }
 
 // run sets the container up, runs it as often as its restart policy says, and tears it
 // down.
 func (s *supervisor) run() (int, error) {
-	s.handleSignals()
 	s.state = s.c.State
 	s.state.SupervisorPid = os.Getpid()
 	s.state.Error = ""
+	s.state.Inline = s.inline
 	err := s.setup()
 	if err == nil {
 		err = s.loop()
 	}
+	s.cool()
 	s.teardown()
 	if err != nil {
 		s.state.Status, s.state.Error = StatusExited, err.Error()
@@ -140,7 +181,9 @@ func (s *supervisor) run() (int, error) {
 			s.state.Status = StatusCreated
 		}
 		s.state.ExitCode = ExitCode(err)
-		s.save()
+		if !s.c.AutoRemove {
+			s.save()
+		}
 		s.removeIfAuto()
 		s.rep.send(report{Event: "error", Code: ExitCode(err), Error: err.Error()})
 		return ExitCode(err), err
@@ -154,10 +197,12 @@ func (s *supervisor) save() {
 	_ = s.m.saveState(s.c.ID, s.state)
 }
 
+// removeIfAuto removes an --rm container, under the lock: those waiting for the
+// supervisor to be done find it gone.
 func (s *supervisor) removeIfAuto() {
 	if s.c.AutoRemove {
-		s.lock.Close() // removal takes the lock itself
-		_ = s.m.removeStopped(s.c, true)
+		_ = s.m.removeLocked(s.c, true)
+		s.lock.Close()
 	}
 }
 
@@ -219,16 +264,14 @@ func (s *supervisor) stopCurrent(timeout time.Duration) {
 
 // setup mounts the root, fills new volumes and makes the network.
 func (s *supervisor) setup() error {
-	var err error
-	if s.log, err = openLog(s.m.logPath(s.c.ID)); err != nil {
-		return err
-	}
+	s.log = openLog(s.m.logPath(s.c.ID))
 	stubs := append([]snapshot.Stub(nil), snapshot.DefaultStubs...)
 	for _, v := range s.c.Volumes {
 		fi, err := os.Stat(v.Source)
 		stubs = append(stubs, snapshot.Stub{Path: v.Destination, Dir: err != nil || fi.IsDir()})
 	}
 	_ = snapshot.UnmountAt(s.m.rootDir(s.c.ID)) // left by a killed supervisor
+	var err error
 	if s.root, err = snapshot.PrepareAt(context.Background(), s.m.rootDir(s.c.ID), s.c.Lowers, stubs); err != nil {
 		return err
 	}
@@ -240,9 +283,11 @@ func (s *supervisor) setup() error {
 	return s.setupNetwork()
 }
 
+// setupNetwork makes the private network's namespace. slirp4netns comes up in parallel
+// with the container's setup: the command runs once it is ready (runSpec's Gate).
 func (s *supervisor) setupNetwork() error {
 	if s.c.Network != "private" {
-		closeFiles(s.portFiles())
+		closeFiles(s.ports)
 		return nil
 	}
 	var err error
@@ -256,27 +301,21 @@ func (s *supervisor) setupNetwork() error {
 	} else {
 		s.state.Offline = true
 	}
+	if len(s.ports) == 0 {
+		return nil
+	}
 	s.fw = newForwarder(s.netns)
-	files := s.portFiles()
-	for i, f := range files {
+	for i, f := range s.ports {
 		if i >= len(s.state.Ports) {
 			f.Close()
 			continue
 		}
 		if err := s.fw.serve(s.state.Ports[i], f); err != nil {
-			closeFiles(files[i+1:])
+			closeFiles(s.ports[i+1:])
 			return err
 		}
 	}
 	return nil
-}
-
-func (s *supervisor) portFiles() []*os.File {
-	var out []*os.File
-	for i, fd := range s.spec.Ports {
-		out = append(out, fdFile(fd, fmt.Sprintf("port%d", i)))
-	}
-	return out
 }
 
 func (s *supervisor) teardown() {
@@ -299,13 +338,25 @@ func (s *supervisor) teardown() {
 	}
 }
 
+// closeAttached ends the attachment after the first run: its streams are dropped, and
+// the supervisor's own copies closed, so that the starter sees EOF.
 func (s *supervisor) closeAttached() {
-	for _, f := range []**os.File{&s.stdin, &s.stdout, &s.stderr} {
-		if *f != nil {
-			(*f).Close()
-			*f = nil
+	s.io = attachIO{}
+	closeFiles(s.owned)
+	s.owned = nil
+}
+
+// dropStdin lets go of the attached stdin once the container has its own copy: a
+// restart gets none.
+func (s *supervisor) dropStdin() {
+	for i, f := range s.owned {
+		if s.io.stdin == io.Reader(f) {
+			f.Close()
+			s.owned = append(s.owned[:i], s.owned[i+1:]...)
+			break
 		}
 	}
+	s.io.stdin = nil
 }
 
 // loop runs the container, and again as the restart policy says.
@@ -317,7 +368,7 @@ func (s *supervisor) loop() error {
 		if err != nil {
 			return err
 		}
-		if first && !s.spec.Detach && !s.c.AutoRemove {
+		if first && !s.detach && !s.c.AutoRemove {
 			// The caller has its exit code; with --rm it waits for the removal too.
 			s.rep.send(report{Event: "exited", Code: code})
 			s.rep.close()
@@ -342,16 +393,18 @@ func (s *supervisor) loop() error {
 	}
 }
 
-// runOnce creates, starts and waits for the container once, and records the exit.
+// runOnce creates, starts and waits for the container once, and records the exit (but
+// not for an --rm container, which is removed next: nobody would read it).
 func (s *supervisor) runOnce(first bool) (int, error) {
-	outW := newStreamWriter(s.log, "stdout", nilIfNoFile(s.stdout))
-	errW := newStreamWriter(s.log, "stderr", nilIfNoFile(s.stderr))
+	outW := newStreamWriter(s.log, "stdout", s.io.stdout)
+	errW := newStreamWriter(s.log, "stderr", s.io.stderr)
 	defer func() { outW.flush(); errW.flush() }()
 	spec, err := s.runSpec(outW, errW, first)
 	if err != nil {
 		return 0, err
 	}
 	rc, err := run.Create(spec)
+	s.cool() // Create warms up itself from here on
 	if err != nil {
 		return 0, err
 	}
@@ -364,9 +417,8 @@ func (s *supervisor) runOnce(first bool) (int, error) {
 		}
 		return 0, err
 	}
-	if s.stdin != nil && !s.c.TTY {
-		s.stdin.Close() // the container has its own copy now; a restart gets none
-		s.stdin = nil
+	if !s.c.TTY {
+		s.dropStdin()
 	}
 	s.mu.Lock()
 	s.current = rc
@@ -376,7 +428,7 @@ func (s *supervisor) runOnce(first bool) (int, error) {
 	s.save()
 	if first {
 		s.rep.send(report{Event: "started", Pid: p.Pid()})
-		if s.spec.Detach {
+		if s.detach {
 			s.rep.close()
 		}
 	}
@@ -400,38 +452,34 @@ func (s *supervisor) runOnce(first bool) (int, error) {
 		code = 255
 	}
 	s.state.Status, s.state.Pid, s.state.ExitCode, s.state.FinishedAt = StatusExited, 0, code, time.Now().UTC()
-	s.save()
-	return code, nil
-}
-
-func nilIfNoFile(f *os.File) io.Writer {
-	if f == nil {
-		return nil
+	if !s.c.AutoRemove {
+		s.save()
 	}
-	return f
+	return code, nil
 }
 
 // forwardResize applies the attached terminal's size changes to the container's pty.
 func (s *supervisor) forwardResize(p *run.Process) (stop func()) {
-	ctl := fdFile(s.spec.Control, "control")
-	s.spec.Control = 0 // first run only
-	if ctl == nil || p.Console() == nil {
-		if ctl != nil {
-			ctl.Close()
-		}
+	sizes := s.io.resize
+	s.io.resize = nil // first run only
+	if sizes == nil || p.Console() == nil {
 		return func() {}
 	}
+	done := make(chan struct{})
 	go func() {
-		dec := json.NewDecoder(ctl)
 		for {
-			var sz [2]uint16
-			if dec.Decode(&sz) != nil {
+			select {
+			case sz, ok := <-sizes:
+				if !ok {
+					return
+				}
+				_ = p.Resize(sz[0], sz[1])
+			case <-done:
 				return
 			}
-			_ = p.Resize(sz[0], sz[1])
 		}
 	}()
-	return func() { ctl.Close() }
+	return func() { close(done) }
 }
 
 // initPath is where --init's binary is bound: on the /dev tmpfs, so it never shows in the
@@ -464,6 +512,9 @@ func (s *supervisor) runSpec(stdout, stderr io.Writer, first bool) (run.Spec, er
 	default:
 		spec.Network = run.NetworkNone
 	}
+	if s.slirp != nil {
+		spec.Gate = s.slirp.wait
+	}
 	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
 		spec.Mounts = append(spec.Mounts, run.Mount{Source: filepath.Join(s.m.dir(c.ID), name), Destination: "/etc/" + name})
 	}
@@ -476,11 +527,11 @@ func (s *supervisor) runSpec(stdout, stderr io.Writer, first bool) (run.Spec, er
 	}
 	spec.Stdio = run.Stdio{Stdout: stdout, Stderr: stderr, TTY: c.TTY}
 	if first {
-		spec.Stdio.ConsoleSize = s.spec.ConsoleSize
+		spec.Stdio.ConsoleSize = s.io.consoleSize
 	}
 	switch {
-	case s.stdin != nil:
-		spec.Stdio.Stdin = s.stdin
+	case s.io.stdin != nil:
+		spec.Stdio.Stdin = s.io.stdin
 	case c.OpenStdin && !c.TTY:
 		// -i without anyone attached: a stdin that stays open, as docker keeps it.
 		if s.idleStdin == nil {
