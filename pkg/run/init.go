@@ -2,6 +2,7 @@ package run
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/opencontainers/runc/libcontainer"
 	// nsexec, a C constructor, joins the namespaces before the Go runtime starts. It
@@ -16,6 +17,14 @@ func init() {
 	if isContainerInit() {
 		libcontainer.Init() // sets GOMAXPROCS(1), locks the thread, never returns
 	}
+	// Keep the main thread for the main goroutine. libcontainer starts a container from
+	// a goroutine that locks its thread, joins the container's mount namespace and
+	// exits without unlocking, so that Go ends the thread; had that goroutine run on
+	// the main thread, which Go never ends, the main thread would stay in the mount
+	// namespace of a container long gone, keeping its mounts alive, and everything
+	// that reads /proc/self (the thread group leader's view) would see that
+	// container's mounts instead of ours.
+	runtime.LockOSThread()
 }
 
 // isContainerInit requires libcontainer's init pipe next to the "init" argument, so

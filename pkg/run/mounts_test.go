@@ -183,3 +183,23 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// TestMainThreadStaysHome: however many containers with bind mounts start (libcontainer
+// opens their sources from a thread it moves into the container's mount namespace),
+// this process's main thread, whose view /proc/self shows, stays in our namespace.
+func TestMainThreadStaysHome(t *testing.T) {
+	host := t.TempDir()
+	home, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, out := newSpec(t, "true")
+	s.Mounts = []Mount{{Source: host, Destination: "/host", Type: "bind"}}
+	for i := range 30 {
+		s.ID = uniqueID(t)
+		runOK(t, s, out)
+		if now, _ := os.Readlink("/proc/self/ns/mnt"); now != home {
+			t.Fatalf("after container %d the main thread is in mount namespace %s, not %s", i+1, now, home)
+		}
+	}
+}

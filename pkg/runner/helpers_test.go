@@ -104,7 +104,13 @@ func assertGone(t *testing.T, m *Manager, id, name string) {
 	}
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	if bytes.Contains(mi, []byte(id)) {
-		t.Errorf("a mount of container %s is left", id[:12])
+		var left []string
+		for _, l := range strings.Split(string(mi), "\n") {
+			if strings.Contains(l, id) {
+				left = append(left, l)
+			}
+		}
+		t.Errorf("a mount of container %s is left: %s", id[:12], strings.Join(left, "\n"))
 	}
 	cg := filepath.Join(testCgroupParent, id)
 	for _, dir := range cgroupDirs(cg) {
