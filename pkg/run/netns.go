@@ -92,6 +92,37 @@ func onThread(fn func() error) error {
 	return <-errc
 }
 
+// AddTap creates a persistent tap device (IFF_TAP|IFF_NO_PI, single queue) called name
+// in the namespace, down and unconfigured, for a user-mode network stack such as
+// slirp4netns to attach to by name.
+//
+// Persistent, because of how it goes away: a tap device that its last user's close
+// unregisters makes that close wait for the kernel's RCU grace periods (about 20 ms
+// here, the largest part of a short container's private-network cost), and whoever
+// waits for the user's exit pays them. A persistent one is removed with the namespace,
+// by the kernel's own cleanup worker after the last holder is gone; nobody waits.
+func (n *NetNS) AddTap(name string) error {
+	return n.Do(func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("create tap device %s: %w", name, err)
+		}
+		defer unix.Close(fd)
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return fmt.Errorf("create tap device %s: %w", name, err)
+		}
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			return fmt.Errorf("create tap device %s: %w", name, err)
+		}
+		if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1); err != nil {
+			return fmt.Errorf("make tap device %s persistent: %w", name, err)
+		}
+		return nil
+	})
+}
+
 // Dial connects to addr from inside the namespace.
 func (n *NetNS) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var c net.Conn

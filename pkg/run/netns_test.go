@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dockyard/dockyard/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // TestNetNSDial runs a server in a container joined to a NetNS and reaches it
@@ -58,5 +59,55 @@ func TestNetNSDial(t *testing.T) {
 	// Do put its thread back: the process is still in the host namespace.
 	if now, _ := os.Readlink("/proc/self/ns/net"); now != hostNS || now == "" {
 		t.Errorf("process network namespace changed: %q -> %q", hostNS, now)
+	}
+}
+
+// TestNetNSAddTap: the tap device is there for a user to attach to by name, stays after
+// that user is gone (it is persistent) and never shows in the host's namespace.
+func TestNetNSAddTap(t *testing.T) {
+	testutil.RequireRoot(t)
+	ns, err := NewNetNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if err := ns.AddTap("tap0"); err != nil {
+		t.Fatal(err)
+	}
+	exists := func() (up bool, err error) {
+		err = ns.Do(func() error {
+			ifc, err := net.InterfaceByName("tap0")
+			if err != nil {
+				return err
+			}
+			up = ifc.Flags&net.FlagUp != 0
+			return nil
+		})
+		return up, err
+	}
+	if up, err := exists(); err != nil || up {
+		t.Fatalf("after AddTap: up=%v, err=%v; want a down tap0", up, err)
+	}
+	// A user attaches by name, as slirp4netns does, and leaves.
+	if err := ns.Do(func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ifr, err := unix.NewIfreq("tap0")
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		return unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}); err != nil {
+		t.Fatalf("attach to tap0: %v", err)
+	}
+	if _, err := exists(); err != nil {
+		t.Errorf("tap0 gone once its user closed it: %v", err)
+	}
+	if _, err := net.InterfaceByName("tap0"); err == nil {
+		t.Error("tap0 shows in the host's namespace")
 	}
 }

@@ -23,6 +23,9 @@ func slirpPath() string {
 	return p
 }
 
+// slirpTap is the device slirp4netns serves in the container's namespace.
+const slirpTap = "tap0"
+
 // slirp is a slirp4netns process giving a namespace outbound connectivity through a tap
 // device (user-mode TCP/IP: no bridge, no iptables).
 type slirp struct {
@@ -37,6 +40,11 @@ type slirp struct {
 // startSlirp runs slirp4netns on ns; wait tells when tap0 is configured. It comes up in
 // 5-10 ms, which the container's own setup hides.
 func startSlirp(path string, ns *run.NetNS) (*slirp, error) {
+	// slirp4netns attaches to an existing tap0; ours is persistent, so that its exit, and
+	// our wait for it, do not include the device's removal (see AddTap).
+	if err := ns.AddTap(slirpTap); err != nil {
+		return nil, err
+	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("slirp4netns: %w", err)
@@ -49,7 +57,7 @@ func startSlirp(path string, ns *run.NetNS) (*slirp, error) {
 	}
 	// ExtraFiles become fds 3, 4 and 5 in the child.
 	cmd := exec.Command(path, "--configure", "--mtu=65520", "--ready-fd=3", "--exit-fd=4",
-		"--netns-type=path", "/proc/self/fd/5", "tap0")
+		"--netns-type=path", "/proc/self/fd/5", slirpTap)
 	cmd.ExtraFiles = []*os.File{readyW, exitR, ns.File()}
 	err = cmd.Start()
 	readyW.Close()
