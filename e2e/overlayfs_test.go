@@ -106,6 +106,12 @@ func TestBuildOnOverlayfsStore(t *testing.T) {
 	if r := stores["overlayfs"].e.build("forced:1", "FROM busybox\nRUN true\n", nil, "--snapshotter", "overlay"); r.code == 0 || !strings.Contains(r.stderr, "oci format") {
 		t.Errorf("--snapshotter overlay on an oci-format store:\n%s", r)
 	}
+	// The runner refuses such a store up front instead of failing on a mount.
+	ovfs := stores["overlayfs"].e
+	if r := ovfs.run("runner", "", "--run-dir", t.TempDir(), "run", "--rm", "deletes:2", "true"); r.code != 125 || !strings.Contains(r.stderr, "oci-format layers") {
+		t.Errorf("runner run on an oci-format store:\n%s", r)
+	}
+	assertNoLeftovers(t, ovfs)
 }
 
 // envWithStore imports rootfs as busybox into a store at root.

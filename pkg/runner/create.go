@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/dockyard/dockyard/pkg/layers"
 	"github.com/dockyard/dockyard/pkg/store"
 )
 
@@ -53,6 +54,11 @@ func (m *Manager) create(ctx context.Context, o RunOptions) (_ *Container, err e
 	network, err := parseNetwork(o.Network)
 	if err != nil {
 		return nil, err
+	}
+	if f := m.store.LayerFormat(); f != layers.DirOverlay {
+		// Its layer dirs keep deletions as .wh. files, which an overlay mount would show
+		// as files; and overlayfs cannot be the upper layer of a container's root anyway.
+		return nil, fmt.Errorf("store %s keeps %s-format layers (it is on a filesystem that cannot hold overlay whiteouts, such as overlayfs): runner needs a store on ext4, xfs, btrfs or tmpfs; point --root or DOCKYARD_ROOT at one", m.opts.Root, f)
 	}
 	// Until the image is pinned for the container, garbage collection must wait.
 	release, err := m.store.Use()
