@@ -99,10 +99,13 @@ USER www-data
 RUN id > /tmp/id-www 2>&1; touch /tmp/by-www
 USER root
 RUN ls -ln / | grep ' work$' > /tmp/work-owner
+RUN grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > /tmp/confinement
 `, nil, "--build-arg", "GREETING=hi"))
 	root := e.unpack("ctx:1")
 	for file, want := range map[string]string{
 		"tmp/msg": "hi world\n", "tmp/pwd": "/work/sub\n", "tmp/host": "dockyard\n",
+		// Docker's seccomp filter, as BuildKit's RUN has; setuid programs keep working.
+		"tmp/confinement": "NoNewPrivs:\t0\nSeccomp:\t2\n",
 	} {
 		if got := readFile(t, filepath.Join(root, file)); got != want {
 			t.Errorf("%s = %q, want %q", file, got, want)

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/dockyard/dockyard/pkg/dockerfile"
 	"github.com/dockyard/dockyard/pkg/run"
@@ -83,6 +85,10 @@ func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vert
 		if err != nil {
 			return err
 		}
+		profile, err := runSeccomp()
+		if err != nil {
+			return err
+		}
 		code, err := run.Run(ctx, run.Spec{
 			ID:        id,
 			Root:      root,
@@ -96,6 +102,7 @@ func (s *stage) runStep(ctx context.Context, c *instructions.RunCommand, v *vert
 			Stdio:     run.Stdio{Stdout: v, Stderr: v},
 			StateRoot: filepath.Join(s.b.scratch, "containers"),
 			Limits:    s.b.opts.Limits,
+			Seccomp:   profile,
 		})
 		v.flush()
 		switch {
@@ -197,3 +204,14 @@ func (b *builder) containerID() (string, error) {
 	b.step++
 	return fmt.Sprintf("build-%s-%d", hex.EncodeToString(r[:]), b.step), nil
 }
+
+// runSeccomp is the system call filter of RUN steps: Docker's default profile, as
+// BuildKit and Buildah apply to RUN, wherever this binary can load one (built with the
+// seccomp tag); nil otherwise. Unlike the runner's containers, RUN keeps setuid
+// privileges (no no_new_privs), as in docker build: `USER app` then `RUN sudo ...` works.
+var runSeccomp = sync.OnceValues(func() (*specs.LinuxSeccomp, error) {
+	if !run.SeccompSupported() {
+		return nil, nil
+	}
+	return run.DefaultSeccomp(nil)
+})
