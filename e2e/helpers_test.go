@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,24 @@ import (
 
 // layerEntries lists the tar entry names of one layer of a stored image (index -1: the top).
 func layerEntries(t *testing.T, e *env, ref string, index int) map[string]bool {
+	t.Helper()
+	rc := storedLayer(t, e, ref, index)
+	defer rc.Close()
+	names := map[string]bool{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names[strings.TrimSuffix(h.Name, "/")] = true
+	}
+	return names
+}
+
+// storedLayer opens the uncompressed tar of one layer of a stored image (index -1: the
+// top), read from the store's OCI layout.
+func storedLayer(t *testing.T, e *env, ref string, index int) io.ReadCloser {
 	t.Helper()
 	p, err := layout.FromPath(filepath.Join(e.root, "oci"))
 	if err != nil {
@@ -49,19 +68,9 @@ func layerEntries(t *testing.T, e *env, ref string, index int) map[string]bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rc.Close()
-		names := map[string]bool{}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err != nil {
-				break
-			}
-			names[strings.TrimSuffix(h.Name, "/")] = true
-		}
-		return names
+		return rc
 	}
-	t.Fatalf("no image %s in the store", ref)
+	t.Fatalf("no image %s in %s", ref, e.root)
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"golang.org/x/sys/unix"
 
 	"github.com/dockyard/dockyard/internal/testutil"
@@ -45,7 +44,7 @@ func TestBuildOnOverlayfsStore(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	rootfs := testutil.BusyboxRootfs(t)
 	setTreeTimes(t, rootfs, time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
-	merged := mountOverlayfs(t)
+	merged := testutil.Overlayfs(t)
 	stores := map[string]struct {
 		e           *env
 		snapshotter string
@@ -122,25 +121,6 @@ func envWithStore(t *testing.T, root, rootfs string) *env {
 	return e
 }
 
-// mountOverlayfs mounts an overlay in a temp dir, unmounted at cleanup, and returns its
-// merged dir.
-func mountOverlayfs(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	merged := filepath.Join(dir, "m")
-	opts := fmt.Sprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", dir, dir, dir)
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		testutil.Missing(t, "overlayfs mount: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(merged, unix.MNT_DETACH) })
-	return merged
-}
-
 // setTreeTimes gives every entry below root (links themselves included) this mtime.
 func setTreeTimes(t *testing.T, root string, mt time.Time) {
 	t.Helper()
@@ -160,49 +140,19 @@ func setTreeTimes(t *testing.T, root string, mt time.Time) {
 // mode, owner, size, mtime, link target, xattrs.
 func layerHeaders(t *testing.T, e *env, ref string, i int) []string {
 	t.Helper()
-	p, err := layout.FromPath(filepath.Join(e.root, "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range m.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] != "docker.io/library/"+ref {
-			continue
+	rc := storedLayer(t, e, ref, i)
+	defer rc.Close()
+	var out []string
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
 		}
-		img, err := p.Image(d.Digest)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s layer %d: %v", ref, i, err)
 		}
-		ls, err := img.Layers()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := ls[i].Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rc.Close()
-		var out []string
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				return out
-			}
-			if err != nil {
-				t.Fatalf("%s layer %d: %v", ref, i, err)
-			}
-			out = append(out, fmt.Sprintf("%s %c %o %d:%d %d %s %q %v", h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid,
-				h.Size, h.ModTime.UTC().Format(time.RFC3339Nano), h.Linkname, h.PAXRecords))
-		}
+		out = append(out, fmt.Sprintf("%s %c %o %d:%d %d %s %q %v", h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid,
+			h.Size, h.ModTime.UTC().Format(time.RFC3339Nano), h.Linkname, h.PAXRecords))
 	}
-	t.Fatalf("no image %s in %s", ref, e.root)
-	return nil
 }

@@ -19,19 +19,7 @@ import (
 // overlayfsRoot mounts a fresh overlay (unmounted at cleanup) and returns an empty dir in
 // it: a filesystem that refuses whiteout devices and trusted.overlay xattrs.
 func overlayfsRoot(t *testing.T) string {
-	t.Helper()
-	testutil.RequireRoot(t)
-	base := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		must(t, os.Mkdir(filepath.Join(base, d), 0o755))
-	}
-	merged := filepath.Join(base, "m")
-	opts := "lowerdir=" + base + "/l,upperdir=" + base + "/u,workdir=" + base + "/w"
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		testutil.Missing(t, "overlayfs mount: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(merged, unix.MNT_DETACH) })
-	root := filepath.Join(merged, "root")
+	root := filepath.Join(testutil.Overlayfs(t), "root")
 	must(t, os.Mkdir(root, 0o755))
 	return root
 }

@@ -241,7 +241,7 @@ func diffLayer(t *testing.T, s impl, lowers []string, change func(string) error)
 // Layer dirs of the oci format get the copy snapshotter everywhere.
 func TestNewFallsBackToCopy(t *testing.T) {
 	testutil.RequireRoot(t)
-	merged := overlayfsDir(t)
+	merged := testutil.Overlayfs(t)
 	plain, work := filepath.Join(t.TempDir(), "w"), filepath.Join(merged, "store", "roots")
 	tests := []struct {
 		name, kind, work string

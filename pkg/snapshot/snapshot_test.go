@@ -36,7 +36,10 @@ func snapshotters(t *testing.T) map[string]impl {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ovfs := overlayfsDir(t)
+	ovfs := testutil.Overlayfs(t)
+	if f, err := layers.ProbeDirFormat(ovfs); err != nil || f != layers.DirOCI {
+		t.Fatalf("overlayfs probes as %v (%v), want oci", f, err)
+	}
 	oci, err := NewCopy(filepath.Join(ovfs, "work"), layers.DirOCI)
 	if err != nil {
 		t.Fatal(err)
@@ -46,27 +49,6 @@ func snapshotters(t *testing.T) map[string]impl {
 		"copy":     {cp, layers.DirOverlay, t.TempDir()},
 		"copy-oci": {oci, layers.DirOCI, ovfs},
 	}
-}
-
-// overlayfsDir mounts a fresh overlay in a temp dir (unmounted at cleanup) and returns
-// its merged dir, a filesystem that holds neither whiteout devices nor overlay xattrs.
-func overlayfsDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	merged := filepath.Join(dir, "m")
-	if err := mountOverlay(merged, []string{filepath.Join(dir, "l")}, filepath.Join(dir, "u"), filepath.Join(dir, "w")); err != nil {
-		testutil.Missing(t, "overlayfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(merged, unix.MNT_DETACH) })
-	if f, err := layers.ProbeDirFormat(merged); err != nil || f != layers.DirOCI {
-		t.Fatalf("overlayfs probes as %v (%v), want oci", f, err)
-	}
-	return merged
 }
 
 // tempDir makes a fixture dir on the implementation's filesystem.

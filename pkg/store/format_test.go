@@ -20,26 +20,6 @@ import (
 	"github.com/dockyard/dockyard/pkg/layers"
 )
 
-// overlayfsDir mounts a fresh overlay (unmounted at cleanup) and returns its merged dir:
-// where a CI job inside a container finds its store.
-func overlayfsDir(t *testing.T) string {
-	t.Helper()
-	testutil.RequireRoot(t)
-	dir := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	merged := filepath.Join(dir, "m")
-	opts := "lowerdir=" + dir + "/l,upperdir=" + dir + "/u,workdir=" + dir + "/w"
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		testutil.Missing(t, "overlayfs mount: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(merged, unix.MNT_DETACH) })
-	return merged
-}
-
 func TestLayerFormat(t *testing.T) {
 	testutil.RequireRoot(t)
 	tests := []struct {
@@ -50,9 +30,9 @@ func TestLayerFormat(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "new store on a plain filesystem", parent: t.TempDir(), want: layers.DirOverlay},
-		{name: "new store on overlayfs", parent: overlayfsDir(t), want: layers.DirOCI},
+		{name: "new store on overlayfs", parent: testutil.Overlayfs(t), want: layers.DirOCI},
 		{name: "a recorded format is kept", parent: t.TempDir(), recorded: "oci\n", want: layers.DirOCI},
-		{name: "a recorded format is kept on overlayfs", parent: overlayfsDir(t), recorded: "overlay\n", want: layers.DirOverlay},
+		{name: "a recorded format is kept on overlayfs", parent: testutil.Overlayfs(t), recorded: "overlay\n", want: layers.DirOverlay},
 		{name: "unknown format", parent: t.TempDir(), recorded: "aufs\n", wantErr: "layer-format"},
 	}
 	for _, tc := range tests {
@@ -124,7 +104,7 @@ func tarLayer(t *testing.T, s *Store, hdrs ...*tar.Header) *Layer {
 // its store's format, and writes back to the layer's diffID.
 func TestLayerDirsKeepTheStoresFormat(t *testing.T) {
 	testutil.RequireRoot(t)
-	for name, parent := range map[string]string{"plain": t.TempDir(), "overlayfs": overlayfsDir(t)} {
+	for name, parent := range map[string]string{"plain": t.TempDir(), "overlayfs": testutil.Overlayfs(t)} {
 		t.Run(name, func(t *testing.T) {
 			s, err := Open(filepath.Join(parent, "store"))
 			if err != nil {
