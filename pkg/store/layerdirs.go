@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/dockyard/dockyard/pkg/layers"
 )
@@ -25,8 +26,18 @@ func (s *Store) HasLayerDir(diffID v1.Hash) bool {
 // CommitLayerDir moves a complete layer directory (a committed snapshot, or an extraction)
 // into place. If the layer is already there, dir is removed and the existing one is kept:
 // same diffID, same content.
+//
+// The dir's content is made durable first: a layer dir in place is trusted as complete
+// and stacked under every later build, so a crash must not leave one with files the disk
+// never got. One syncfs, not an fsync per file: a layer can hold 100 000 files, and the
+// data is flushed by this step rather than by the first overlay unmount after it (which
+// syncs the whole filesystem: a build right after an import of a 170 MB base was paying
+// 160 ms for the import's writes).
 func (s *Store) CommitLayerDir(dir string, diffID v1.Hash) (string, error) {
 	dst := s.LayerDir(diffID)
+	if err := syncFilesystem(dir); err != nil {
+		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
+	}
 	if err := os.Rename(dir, dst); err != nil {
 		if s.HasLayerDir(diffID) {
 			os.RemoveAll(dir)
@@ -110,4 +121,17 @@ func (s *Store) EnsureLayerDir(ctx context.Context, l v1.Layer) error {
 		return nil
 	}
 	return s.extractLayer(ctx, l, diffID)
+}
+
+// syncFilesystem flushes the filesystem holding path to disk.
+func syncFilesystem(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", path, err)
+	}
+	return nil
 }
