@@ -90,7 +90,8 @@ func memTotal() string {
 func (e *env) notes() []string {
 	n := []string{
 		"Cold: a fresh store holding only the base image (imported, untimed). Warm: the same build again, no change. " +
-			"Touched: one source file a late COPY reads rewritten, then the build again.",
+			"Touched: one source file a late COPY reads rewritten, then the build again. " +
+			"The disk is synced (untimed) before every timed build, so that no tool writes back another's data on its clock.",
 		"buildah: `buildah build --layers --pull=never --isolation " + envOr("BENCH_BUILDAH_ISOLATION", "oci") +
 			" --network host` on its own fresh storage per trial; base images added with `buildah from scratch` + `buildah add`.",
 		"podman and buildah read a containers.conf of this run ($CONTAINERS_CONF): cgroupfs, runc, " +
