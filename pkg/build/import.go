@@ -77,8 +77,8 @@ func importLayer(ctx context.Context, opts ImportOptions) (*store.Layer, error) 
 			return nil, fmt.Errorf("import: %w", err)
 		}
 		if fi.IsDir() {
-			// The directory stays the user's: only its tar goes into the store, which
-			// extracts its own copy when a build first stacks it.
+			// The directory stays the user's: its tar goes into the store, which extracts
+			// its own copy now, as for a tarball, so that the image is ready to stack.
 			bw, err := opts.Store.NewBlobWriter()
 			if err != nil {
 				return nil, err
@@ -91,7 +91,11 @@ func importLayer(ctx context.Context, opts ImportOptions) (*store.Layer, error) 
 			if _, err := bw.Commit(desc.Digest); err != nil {
 				return nil, err
 			}
-			return opts.Store.Layer(desc), nil
+			l := opts.Store.Layer(desc)
+			if err := opts.Store.EnsureLayerDir(ctx, l); err != nil {
+				return nil, fmt.Errorf("import %s: %w", opts.Source, err)
+			}
+			return l, nil
 		}
 	}
 	r := opts.Stdin
