@@ -73,11 +73,23 @@ func (b *buildahEnv) build(name, dockerfile, contextDir, outDir string, args, en
 	full := append([]string{"build", "--layers", "--no-cache", "--isolation", "chroot", "--pull=never",
 		"--format", "docker", "-t", "localhost/" + name, "-f", dockerfile}, args...)
 	full = append(full, contextDir)
-	cmd := b.cmd(full...)
-	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	for attempt := 1; ; attempt++ {
+		out.Reset()
+		cmd := b.cmd(full...)
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		if err == nil {
+			break
+		}
+		// buildah copies its own binary into a sealed memfd to re-exec itself for each
+		// RUN, and F_ADD_SEALS fails with EBUSY while the kernel still holds a writable
+		// reference to the copy's pages: a transient failure of the peer's machinery,
+		// not an answer about the Dockerfile (seen once in some 1,400 builds here).
+		if attempt < 3 && strings.Contains(out.String(), "sealing memfd copy: Device or resource busy") {
+			continue
+		}
 		return out.String(), fmt.Errorf("buildah build: %w", err)
 	}
 	if outDir == "" {
