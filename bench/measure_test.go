@@ -5,13 +5,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/dockyard/dockyard/internal/testutil"
 )
 
 func testShell(t *testing.T) *shell {
 	t.Helper()
 	p, err := exec.LookPath("time")
 	if err != nil {
-		t.Skip("GNU time not installed")
+		testutil.Missing(t, "GNU time (Debian's time package): %v", err)
 	}
 	return &shell{timeBin: p, tmp: t.TempDir()}
 }

@@ -38,7 +38,7 @@ func BenchmarkRunTrue(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			if bc.seccomp && !SeccompSupported() {
-				b.Skip("built without the seccomp tag")
+				testutil.Missing(b, "seccomp support (build with -tags seccomp)")
 			}
 			stateRoot := b.TempDir()
 			i := 0

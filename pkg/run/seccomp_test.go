@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/dockyard/dockyard/internal/testutil"
 )
 
 func TestDefaultSeccompArchitectures(t *testing.T) {
@@ -35,10 +37,10 @@ func TestDefaultSeccompArchitectures(t *testing.T) {
 func TestDefaultSeccompX86(t *testing.T) {
 	t.Parallel()
 	if !SeccompSupported() {
-		t.Skip("built without the seccomp tag")
+		testutil.Missing(t, "seccomp support (build with -tags seccomp)")
 	}
 	if _, err := os.Stat("/proc/sys/abi/vsyscall32"); err != nil {
-		t.Skip("kernel without 32-bit x86 emulation")
+		testutil.Missing(t, "32-bit x86 emulation in the kernel: %v", err)
 	}
 	profile, err := DefaultSeccomp(nil)
 	if err != nil {
