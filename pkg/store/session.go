@@ -1,16 +1,16 @@
 package store
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dockyard/dockyard/internal/mountinfo"
 )
 
 // Session is a process's scratch directory under tmp/. It is locked for as long as the
@@ -127,7 +127,7 @@ func removeSession(dir string) error {
 
 // detachMountsUnder unmounts everything mounted at or below dir, deepest first.
 func detachMountsUnder(dir string) error {
-	points, err := mountPointsUnder(dir)
+	points, err := mountinfo.Under(dir)
 	if err != nil {
 		return err
 	}
@@ -137,47 +137,4 @@ func detachMountsUnder(dir string) error {
 		}
 	}
 	return nil
-}
-
-func mountPointsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var points []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		p := unescapeMountPath(fields[4])
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			points = append(points, p)
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	return points, sc.Err()
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space, ...).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
